@@ -45,7 +45,7 @@ app.kubernetes.io/part-of: enclave
 {{- range (concat (.Values.imagePullSecrets | default list) (.Values.zenml.imagePullSecrets | default list)) -}}
 {{- $names = append $names .name -}}
 {{- end -}}
-{{- with ($names | uniq) }}
+{{- with ($names | uniq) -}}
 imagePullSecrets:
 {{- range . }}
   - name: {{ . | quote }}
