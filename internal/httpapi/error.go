@@ -1,0 +1,82 @@
+// Package httpapi is the HTTP plumbing both servers share: the one place an
+// error becomes an HTTP answer, strict JSON and form decoding, middleware,
+// health, and a server with sane timeouts. It knows no domain.
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/enclave-mlops/enclave/internal/errs"
+)
+
+// ErrorBody is the wire shape of every error: {"detail": [class, message]},
+// as the original system's clients expect.
+type ErrorBody struct {
+	Detail [2]string `json:"detail"`
+}
+
+type kindInfo struct {
+	status int
+	class  string
+}
+
+var kinds = map[errs.Kind]kindInfo{
+	errs.Invalid:         {http.StatusUnprocessableEntity, "ValidationError"},
+	errs.NotFound:        {http.StatusNotFound, "KeyError"},
+	errs.Conflict:        {http.StatusConflict, "EntityExistsError"},
+	errs.Forbidden:       {http.StatusForbidden, "IllegalOperationError"},
+	errs.Unauthenticated: {http.StatusUnauthorized, "AuthorizationException"},
+	errs.TooMany:         {http.StatusTooManyRequests, "TooManyRequestsError"},
+	errs.TooLarge:        {http.StatusRequestEntityTooLarge, "ValidationError"},
+	errs.Unsupported:     {http.StatusUnsupportedMediaType, "ValidationError"},
+	errs.Unavailable:     {http.StatusServiceUnavailable, "ServiceUnavailableError"},
+	errs.Other:           {http.StatusInternalServerError, "RuntimeError"},
+}
+
+// Status returns the HTTP status for err.
+func Status(err error) int { return kinds[errs.KindOf(err)].status }
+
+// WriteError answers with err in the wire's error shape. Server errors are
+// logged with their cause; clients see only a generic message for them.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	info := kinds[errs.KindOf(err)]
+	if info.status >= 500 {
+		Logger(r.Context()).Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if info.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer`)
+	}
+	writeJSON(w, info.status, ErrorBody{Detail: [2]string{info.class, errs.Message(err)}})
+}
+
+// WriteJSON answers with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	writeJSON(w, status, v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// HandlerFunc is a handler that returns its error instead of writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handle turns h into an http.Handler that writes h's error, if any, through
+// WriteError.
+func Handle(h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			WriteError(w, r, err)
+		}
+	})
+}
+
+// NotFound answers every request with a 404 in the error shape.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteError(w, r, errs.E(errs.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+}

@@ -1,0 +1,212 @@
+// Package sqldb opens a database by URL and hides the few differences between
+// SQLite, PostgreSQL and MySQL/MariaDB that hand-written portable SQL still
+// meets: placeholders, a handful of types, unique-violation errors, and the
+// way migrations are locked and run. It knows nothing of any domain.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"modernc.org/sqlite"
+)
+
+// ErrNotFound is returned by stores when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Querier is what both *DB and *Tx offer: queries written with '?'
+// placeholders, rewritten for the dialect.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
+	Dialect() Dialect
+}
+
+// DB is an open database of one dialect.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+	cfg     Config
+}
+
+// Options tune the connection pool.
+type Options struct {
+	MaxOpen int // 0: a default that suits the dialect
+}
+
+// Open connects to the database at rawURL and checks that it answers.
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	cfg, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	sdb, err := sql.Open(cfg.Driver, cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
+	}
+	maxOpen := opts.MaxOpen
+	switch {
+	case cfg.Dialect == SQLite && cfg.Path == "":
+		maxOpen = 1 // every connection to :memory: would be a database of its own
+	case maxOpen == 0 && cfg.Dialect == SQLite:
+		maxOpen = 8
+	case maxOpen == 0:
+		maxOpen = 20
+	}
+	sdb.SetMaxOpenConns(maxOpen)
+	sdb.SetMaxIdleConns(maxOpen)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := sdb.PingContext(pingCtx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("connect to %s database: %v", cfg.Dialect, Redact(err.Error()))
+	}
+	return &DB{sql: sdb, dialect: cfg.Dialect, cfg: cfg}, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Dialect tells which database this is.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Config returns the parsed URL the database was opened with.
+func (db *DB) Config() Config { return db.cfg }
+
+// SQL exposes the pool for the few callers that need database/sql directly.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.sql.ExecContext(ctx, Rebind(db.dialect, q), args...)
+}
+
+func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.sql.QueryContext(ctx, Rebind(db.dialect, q), args...)
+}
+
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.sql.QueryRowContext(ctx, Rebind(db.dialect, q), args...)
+}
+
+// Tx is a transaction with the same '?' query methods as DB.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
+}
+
+func (tx *Tx) Dialect() Dialect { return tx.dialect }
+
+func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, Rebind(tx.dialect, q), args...)
+}
+
+func (tx *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(ctx, Rebind(tx.dialect, q), args...)
+}
+
+func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, Rebind(tx.dialect, q), args...)
+}
+
+// InTx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise, so that a failed request leaves no half-written rows.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{tx: stx, dialect: db.dialect}
+	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rebind rewrites '?' placeholders as $1, $2, ... for PostgreSQL. Question
+// marks inside quoted strings are left alone.
+func Rebind(d Dialect, q string) string {
+	if d != Postgres || strings.IndexByte(q, '?') < 0 {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	inQuote := false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			inQuote = !inQuote
+			b.WriteByte(c)
+		case c == '?' && !inQuote:
+			n++
+			b.WriteByte('$')
+			b.WriteString(itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// IsUniqueViolation reports whether err is a unique or primary-key violation.
+func IsUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		return my.Number == 1062
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		code := lite.Code()
+		return code == 2067 || code == 1555 // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
+	}
+	return false
+}
+
+// IsForeignKeyViolation reports whether err is a broken reference.
+func IsForeignKeyViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23503"
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		return my.Number == 1452 || my.Number == 1451
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		return lite.Code() == 787 // SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}
+
+// Now is the current time as stored: microseconds since the epoch, UTC.
+// Integers sort and compare the same way on all three databases.
+func Now() int64 { return time.Now().UnixMicro() }
+
+// Time turns a stored timestamp back into a time.
+func Time(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -1,0 +1,177 @@
+package sqldb_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
+)
+
+func TestParseURL(t *testing.T) {
+	cases := []struct {
+		in      string
+		dialect sqldb.Dialect
+		name    string
+		wantErr string
+	}{
+		{in: "sqlite:////abs/path.db", dialect: sqldb.SQLite},
+		{in: "sqlite:///rel.db", dialect: sqldb.SQLite},
+		{in: "sqlite:///:memory:", dialect: sqldb.SQLite},
+		{in: "postgresql://u:p@h:5432/db", dialect: sqldb.Postgres, name: "db"},
+		{in: "postgres://u:p@h/db?sslmode=disable", dialect: sqldb.Postgres, name: "db"},
+		{in: "postgresql+psycopg2://u:p@h/db", dialect: sqldb.Postgres, name: "db"},
+		{in: "mysql://root:password@mysql.example.com:3306/zenml1", dialect: sqldb.MySQL, name: "zenml1"},
+		{in: "mysql+pymysql://u:p@h/db", dialect: sqldb.MySQL, name: "db"},
+		{in: "", wantErr: "empty"},
+		{in: "localhost:5432", wantErr: "no scheme"},
+		{in: "oracle://u:p@h/db", wantErr: "not supported"},
+		{in: "postgresql://u:p@h:5432/", wantErr: "database name"},
+		{in: "mysql://u:p@/db", wantErr: "host"},
+		{in: "mysql://u:p@h/db?ssl_ca=x", wantErr: "not supported"},
+		{in: "sqlite://rel.db", wantErr: "sqlite:///"},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			cfg, err := sqldb.ParseURL(c.in)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Dialect != c.dialect || cfg.Name != c.name {
+				t.Fatalf("got %v %q, want %v %q", cfg.Dialect, cfg.Name, c.dialect, c.name)
+			}
+		})
+	}
+}
+
+func TestParseURLKeepsPasswordOutOfErrors(t *testing.T) {
+	_, err := sqldb.ParseURL("postgresql://u:hunter2@h:5432/")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v: want an error without the password", err)
+	}
+}
+
+func TestBuildURLEscapes(t *testing.T) {
+	u, err := sqldb.BuildURL("mysql", "db.internal", "3306", "app", "p@ss:w/rd", "zenml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sqldb.ParseURL(u)
+	if err != nil {
+		t.Fatalf("built URL %q does not parse: %v", u, err)
+	}
+	if !strings.Contains(cfg.DSN, "app:p@ss:w/rd@tcp(db.internal:3306)/zenml") {
+		t.Fatalf("DSN %q lost the password", cfg.DSN)
+	}
+	w, err := sqldb.WithCredentials("postgresql://old:old@h:5432/db", "", "n#w")
+	if err != nil || w != "postgresql://old:n%23w@h:5432/db" {
+		t.Fatalf("WithCredentials = %q, %v", w, err)
+	}
+}
+
+func TestRebind(t *testing.T) {
+	got := sqldb.Rebind(sqldb.Postgres, "SELECT a FROM t WHERE b = ? AND c = '?' AND d IN (?, ?)")
+	want := "SELECT a FROM t WHERE b = $1 AND c = '?' AND d IN ($2, $3)"
+	if got != want {
+		t.Fatalf("got %q", got)
+	}
+	if sqldb.Rebind(sqldb.MySQL, "x = ?") != "x = ?" {
+		t.Fatal("mysql query changed")
+	}
+}
+
+var testMigrations = []sqldb.Migration{
+	{Version: 1, Name: "things", SQL: `
+CREATE TABLE things (id VARCHAR(36) PRIMARY KEY, name VARCHAR(255) NOT NULL, body BLOBTEXT, created BIGINT NOT NULL);
+CREATE UNIQUE INDEX things_name ON things (name)`},
+	{Version: 2, Name: "things flag", SQL: `ALTER TABLE things ADD COLUMN flag BOOLEAN NOT NULL DEFAULT FALSE`},
+}
+
+func TestMigrateAndErrors(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := sqldbtest.MustOpen(t, url)
+		n, err := db.Migrate(ctx, "test_schema", testMigrations, nil)
+		if err != nil || n != 2 {
+			t.Fatalf("Migrate = %d, %v", n, err)
+		}
+		if n, err := db.Migrate(ctx, "test_schema", testMigrations, nil); err != nil || n != 0 {
+			t.Fatalf("second Migrate = %d, %v; want nothing to do", n, err)
+		}
+		if v, _ := db.Version(ctx, "test_schema"); v != 2 {
+			t.Fatalf("version %d", v)
+		}
+		// A binary that knows fewer migrations refuses a newer schema.
+		if _, err := db.Migrate(ctx, "test_schema", testMigrations[:1], nil); err == nil || !strings.Contains(err.Error(), "newer") {
+			t.Fatalf("older binary: err = %v", err)
+		}
+
+		long := strings.Repeat("x", 100_000) // over MySQL's TEXT limit
+		if _, err := db.Exec(ctx, "INSERT INTO things (id, name, body, created, flag) VALUES (?, ?, ?, ?, ?)", "1", "a", long, sqldb.Now(), true); err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.Exec(ctx, "INSERT INTO things (id, name, body, created) VALUES (?, ?, ?, ?)", "2", "a", "", sqldb.Now())
+		if !sqldb.IsUniqueViolation(err) {
+			t.Fatalf("duplicate name: err = %v, want a unique violation", err)
+		}
+		var body string
+		var flag bool
+		if err := db.QueryRow(ctx, "SELECT body, flag FROM things WHERE id = ?", "1").Scan(&body, &flag); err != nil {
+			t.Fatal(err)
+		}
+		if len(body) != len(long) || !flag {
+			t.Fatalf("read back %d bytes, flag %v", len(body), flag)
+		}
+
+		// A failed transaction leaves nothing behind.
+		boom := errors.New("boom")
+		err = db.InTx(ctx, func(tx *sqldb.Tx) error {
+			if _, err := tx.Exec(ctx, "INSERT INTO things (id, name, created) VALUES (?, ?, ?)", "3", "c", sqldb.Now()); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx err = %v", err)
+		}
+		var count int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM things").Scan(&count); err != nil || count != 1 {
+			t.Fatalf("count = %d, %v; want 1 after rollback", count, err)
+		}
+	})
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := sqldb.Open(context.Background(), url, sqldb.Options{})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer db.Close()
+				_, errs[i] = db.Migrate(context.Background(), "test_schema", testMigrations, nil)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent migrate: %v", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,113 @@
+// Package sqldbtest gives tests fresh, empty databases of every dialect the
+// machine offers: SQLite always, PostgreSQL and MySQL/MariaDB when
+// ENCLAVE_TEST_POSTGRES_URL and ENCLAVE_TEST_MYSQL_URL point at servers whose
+// user may create databases (scripts/services.sh starts such servers).
+// With ENCLAVE_REQUIRE_SERVICES=1 a missing server fails the test instead of
+// skipping it, so CI cannot pass by testing SQLite alone.
+package sqldbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+)
+
+// Env names of the admin URLs.
+const (
+	PostgresEnv = "ENCLAVE_TEST_POSTGRES_URL"
+	MySQLEnv    = "ENCLAVE_TEST_MYSQL_URL"
+)
+
+// Required reports whether tests must fail rather than skip when a real
+// service is missing.
+func Required() bool { return os.Getenv("ENCLAVE_REQUIRE_SERVICES") == "1" }
+
+// Dialects lists the dialects to run on, by name, for t.Run.
+var Dialects = []string{"sqlite", "postgresql", "mysql"}
+
+// URL returns the URL of a new, empty database of the named dialect, dropped
+// when the test ends. It skips (or fails, when required) if the dialect's
+// server is not configured.
+func URL(t testing.TB, dialect string) string {
+	t.Helper()
+	switch dialect {
+	case "sqlite":
+		return "sqlite:///" + filepath.Join(t.TempDir(), "test.db")
+	case "postgresql":
+		return serverDB(t, PostgresEnv, "postgresql")
+	case "mysql":
+		return serverDB(t, MySQLEnv, "mysql")
+	}
+	t.Fatalf("unknown dialect %q", dialect)
+	return ""
+}
+
+// Each runs fn once per dialect as a subtest, each with a fresh database.
+func Each(t *testing.T, fn func(t *testing.T, url string)) {
+	for _, d := range Dialects {
+		t.Run(d, func(t *testing.T) { fn(t, URL(t, d)) })
+	}
+}
+
+func serverDB(t testing.TB, env, dialect string) string {
+	t.Helper()
+	admin := os.Getenv(env)
+	if admin == "" {
+		if Required() {
+			t.Fatalf("%s is not set and ENCLAVE_REQUIRE_SERVICES=1", env)
+		}
+		t.Skipf("%s not set: no %s server for this test", env, dialect)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "t_" + hex.EncodeToString(b)
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, admin, sqldb.Options{MaxOpen: 1})
+	if err != nil {
+		t.Fatalf("connect to %s: %v", dialect, err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := sqldb.Open(ctx, admin, sqldb.Options{MaxOpen: 1})
+		if err != nil {
+			t.Logf("drop database %s: %v", name, err)
+			return
+		}
+		defer db.Close()
+		drop := "DROP DATABASE " + name
+		if dialect == "postgresql" {
+			drop += " WITH (FORCE)"
+		}
+		if _, err := db.Exec(ctx, drop); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return strings.Replace(u.String(), "postgres://", "postgresql://", 1)
+}
+
+// MustOpen opens url for a test and closes it at the end.
+func MustOpen(t testing.TB, url string) *sqldb.DB {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), url, sqldb.Options{})
+	if err != nil {
+		t.Fatal(fmt.Errorf("open %s: %w", sqldb.Redact(url), err))
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
