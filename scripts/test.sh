@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 services_install
 . scripts/tools.sh
 tools_install
+# kube-apiserver, controller-manager, scheduler and kubectl, built once into
+# $ENCLAVE_CACHE/kube/bin (about 15 minutes cold). internal/kubetest starts a
+# cluster from them for each test that needs one.
+. scripts/kube.sh
+kube_install
 trap services_stop EXIT
 services_start
 
