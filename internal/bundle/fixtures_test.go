@@ -204,3 +204,12 @@ func requireTool(t testing.TB, name string) string {
 	}
 	return p
 }
+
+func mustHash(t testing.TB, s string) v1.Hash {
+	t.Helper()
+	h, err := v1.NewHash(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
