@@ -51,6 +51,7 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	root.PersistentFlags().String("log-level", envOr("ENCLAVE_LOG_LEVEL", "info"), "log level: debug, info, warn or error")
 	root.PersistentFlags().String("log-format", envOr("ENCLAVE_LOG_FORMAT", "text"), "log format: text or json")
 	root.AddCommand(
+		newBundleCmd(),
 		newVersionCmd(),
 	)
 	return root
