@@ -60,10 +60,10 @@ func progressFor(cmd *cobra.Command) *bundle.Progress {
 func newBundleCreateCmd() *cobra.Command {
 	var (
 		file, out, registry, name, split, helm string
-		images, charts, platforms, values     []string
-		compress                              bool
-		jobs                                  int
-		reg                                   registryFlags
+		images, charts, platforms, values      []string
+		compress                               bool
+		jobs                                   int
+		reg                                    registryFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "create -f bundle.yaml -o FILE | --image REF... --chart REF... -o FILE",
