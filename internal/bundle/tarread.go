@@ -23,8 +23,11 @@ const (
 )
 
 const (
-	maxMetaSize = 32 << 20 // manifests and lists; far above any real one
-	maxBlobSize = 1 << 40  // 1 TiB: a size above this is a lie, not a layer
+	// maxZstdWindow bounds decoder memory; a frame asking for more was not
+	// written by us (the encoder uses a few MiB).
+	maxZstdWindow = 64 << 20
+	maxMetaSize   = 32 << 20 // manifests and lists; far above any real one
+	maxBlobSize   = 1 << 40  // 1 TiB: a size above this is a lie, not a layer
 )
 
 func maxEntrySize(name string) int64 {
@@ -168,7 +171,7 @@ func (a *archive) open(name string) (io.ReadCloser, int64, error) {
 		return io.NopCloser(io.NewSectionReader(a.ra, e.data, e.Size)), e.Size, nil
 	}
 	dec, err := zstd.NewReader(io.NewSectionReader(a.ra, e.frame, a.size-e.frame),
-		zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxZstdWindow))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -210,7 +213,7 @@ func (a *archive) walk(fn func(name string, size int64, r io.Reader) error) erro
 	cr := &countReader{r: src}
 	src = cr
 	if a.compressed {
-		dec, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(2))
+		dec, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return err
 		}
