@@ -52,6 +52,8 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	root.PersistentFlags().String("log-format", envOr("ENCLAVE_LOG_FORMAT", "text"), "log format: text or json")
 	root.AddCommand(
 		newBundleCmd(),
+		newImageCmd(),
+		newControlPlaneCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -157,7 +157,8 @@ const (
 //
 // Admin may do everything. Editor may create and change the work of a
 // workspace (pipelines, runs, artifacts, models, stacks, secrets) and read the
-// organization, but not manage members, teams, roles or workspaces. Viewer
+// organization, but not manage members, users, service accounts, teams, roles
+// or workspaces. Viewer
 // reads, but not secret values.
 func Builtin(name string) (Permissions, bool) {
 	switch name {
@@ -169,6 +170,9 @@ func Builtin(name string) (Permissions, bool) {
 		for _, t := range WorkspaceTypes {
 			p[t] = work
 		}
+		// People are managed by administrators only.
+		p["user"] = []Action{Read}
+		p[ServiceAccount] = []Action{Read}
 		for _, t := range ControlPlaneTypes {
 			p[t] = []Action{Read}
 		}

@@ -47,6 +47,7 @@ func TestAllowed(t *testing.T) {
 		{"org admin manages members", []Grant{{ScopeOrganization, "o1", admin}}, nil, members, Create, true},
 		{"org admin elsewhere", []Grant{{ScopeOrganization, "o1", admin}}, nil, otherOrg, Read, false},
 		{"editor creates runs", []Grant{{ScopeOrganization, "o1", editor}}, nil, run, Create, true},
+		{"editor cannot manage workspace users", []Grant{{ScopeOrganization, "o1", editor}}, nil, Target{OrganizationID: "o1", WorkspaceID: "w1", Resource: Resource{Type: "user"}}, Create, false},
 		{"editor cannot manage members", []Grant{{ScopeOrganization, "o1", editor}}, nil, members, Create, false},
 		{"viewer reads", []Grant{{ScopeWorkspace, "w1", viewer}}, nil, run, Read, true},
 		{"viewer cannot create", []Grant{{ScopeWorkspace, "w1", viewer}}, nil, run, Create, false},

@@ -125,6 +125,8 @@ func parseMySQL(raw, rest string) (Config, error) {
 	c.DBName = name
 	c.ParseTime = false
 	c.MultiStatements = false
+	// UPDATE reports the rows it matched, as SQLite and PostgreSQL do, not only those it changed.
+	c.ClientFoundRows = true
 	c.Params = map[string]string{"charset": "utf8mb4"}
 	c.Collation = "utf8mb4_bin"
 	for k := range u.Query() {
