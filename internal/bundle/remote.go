@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // RegistryOptions say how to reach and log in to a registry.
@@ -79,4 +80,14 @@ func (o RegistryOptions) nameOpts() []name.Option {
 		return []name.Option{name.Insecure}
 	}
 	return nil
+}
+
+// RemoteOptions turns these options into go-containerregistry options, for
+// commands that push with it directly (enclave image build --push).
+func (o RegistryOptions) RemoteOptions() ([]remote.Option, []name.Option, error) {
+	rt, err := o.transport()
+	if err != nil {
+		return nil, nil, err
+	}
+	return []remote.Option{remote.WithTransport(rt), remote.WithAuthFromKeychain(o.keychain())}, o.nameOpts(), nil
 }
