@@ -174,7 +174,11 @@ func validTag(t string) bool {
 // Text renders manifest.txt, the bundle's contents for people.
 func (m *Manifest) Text() string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Enclave bundle %s\nexported %s by %s\n", m.Name, m.Created.UTC().Format(time.RFC3339), m.CreatedBy)
+	title := m.Name
+	if title == "" {
+		title = "(unnamed)"
+	}
+	fmt.Fprintf(&b, "Enclave bundle %s\nexported %s by %s\n", title, m.Created.UTC().Format(time.RFC3339), m.CreatedBy)
 	if m.Registry != "" {
 		fmt.Fprintf(&b, "intended registry: %s\n", m.Registry)
 	}

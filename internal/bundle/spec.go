@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"sigs.k8s.io/yaml"
 )
 
@@ -137,4 +138,30 @@ func lastPathElem(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// LayoutImages names every image of an OCI layout by its ref.name
+// annotation, e.g. to bundle the image `enclave image build` wrote.
+func LayoutImages(dir string) ([]ImageSpec, error) {
+	lp, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	idx, err := lp.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	var out []ImageSpec
+	for _, d := range im.Manifests {
+		ref := d.Annotations["org.opencontainers.image.ref.name"]
+		if ref == "" {
+			return nil, fmt.Errorf("OCI layout %s: manifest %s has no org.opencontainers.image.ref.name", dir, d.Digest)
+		}
+		out = append(out, ImageSpec{Ref: ref, Layout: dir})
+	}
+	return out, nil
 }

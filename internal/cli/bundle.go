@@ -61,6 +61,7 @@ func newBundleCreateCmd() *cobra.Command {
 	var (
 		file, out, registry, name, split, helm string
 		images, charts, platforms, values      []string
+		layouts                                []string
 		compress                               bool
 		jobs                                   int
 		reg                                    registryFlags
@@ -86,6 +87,13 @@ FILE.sha256 with a checksum of each physical file.
 			}
 			for _, im := range images {
 				spec.Images = append(spec.Images, bundle.ImageSpec{Ref: im})
+			}
+			for _, dir := range layouts {
+				ims, err := bundle.LayoutImages(dir)
+				if err != nil {
+					return err
+				}
+				spec.Images = append(spec.Images, ims...)
 			}
 			for _, c := range charts {
 				spec.Charts = append(spec.Charts, bundle.ChartSpec{Ref: c, Values: values})
@@ -128,6 +136,7 @@ FILE.sha256 with a checksum of each physical file.
 	f.StringVarP(&file, "file", "f", "", "bundle.yaml describing images and charts")
 	f.StringVarP(&out, "output", "o", "", "bundle file to write")
 	f.StringArrayVar(&images, "image", nil, "image reference to add (repeatable)")
+	f.StringArrayVar(&layouts, "from-layout", nil, "add every image of this OCI layout folder, e.g. from enclave image build (repeatable)")
 	f.StringArrayVar(&charts, "chart", nil, "chart to add: oci://...:VERSION, folder or .tgz (repeatable)")
 	f.StringArrayVar(&values, "values", nil, "values file for rendering the --chart charts (repeatable)")
 	f.StringArrayVar(&platforms, "platform", nil, "keep only this platform of multi-platform images, os/arch[/variant] (repeatable; default: whole indexes)")
