@@ -276,3 +276,10 @@ func (c *ControlPlane) AuthorizeServer(ctx context.Context, id string) (Authoriz
 	var u AuthorizedUser
 	return u, c.Do(ctx, "GET", "/api/v1/users/authorize_server", url.Values{"server_id": {id}}, nil, &u)
 }
+
+// CurrentUserOf returns the user a token belongs to.
+func (c *ControlPlane) CurrentUserOf(ctx context.Context, token string) (Account, error) {
+	other := *c
+	other.Token = token
+	return other.CurrentUser(ctx)
+}
