@@ -51,6 +51,7 @@ type blobSrc struct {
 }
 
 type builder struct {
+	ctx     context.Context
 	opts    CreateOptions
 	puller  *remote.Puller
 	tmp     string
@@ -91,7 +92,7 @@ func Create(ctx context.Context, spec *Spec, opts CreateOptions) (*CreateResult,
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	b := &builder{opts: opts, puller: puller, tmp: tmp, small: map[v1.Hash][]byte{},
+	b := &builder{ctx: ctx, opts: opts, puller: puller, tmp: tmp, small: map[v1.Hash][]byte{},
 		blobs: map[v1.Hash]*blobSrc{}, seenRef: map[string]bool{}}
 	b.man = Manifest{SchemaVersion: 1, Name: spec.Name, Created: opts.Now().UTC().Truncate(time.Second),
 		CreatedBy: "enclave " + opts.Version, Registry: spec.Registry}
@@ -317,7 +318,7 @@ func fetchSmallBlob(b *builder, src blobSrc, d v1.Descriptor) ([]byte, error) {
 	if c, ok := b.small[d.Digest]; ok {
 		return c, nil
 	}
-	rc, err := b.openSource(context.Background(), &blobSrc{desc: d, repo: src.repo, layout: src.layout})
+	rc, err := b.openSource(b.ctx, &blobSrc{desc: d, repo: src.repo, layout: src.layout})
 	if err != nil {
 		return nil, err
 	}

@@ -194,7 +194,7 @@ func (b *Bundle) walkDesc(d v1.Descriptor, depth int) error {
 	if e.Size != d.Size {
 		return fmt.Errorf("blob %s: %d bytes, its descriptor says %d", n, e.Size, d.Size)
 	}
-	if !d.MediaType.IsIndex() && !d.MediaType.IsImage() && d.MediaType != "application/vnd.oci.image.manifest.v1+json" {
+	if !d.MediaType.IsIndex() && !d.MediaType.IsImage() {
 		return nil // config or layer: a leaf
 	}
 	if _, seen := b.manifests[d.Digest]; seen {
