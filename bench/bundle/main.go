@@ -39,6 +39,7 @@ func main() {
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "bench-bundle-")
 	check(err)
+	cleanups = append(cleanups, func() { os.RemoveAll(work) })
 	defer os.RemoveAll(work)
 
 	src := start(filepath.Join(work, "src"))
@@ -77,6 +78,7 @@ func start(dir string) *registrytest.Registry {
 	check(os.MkdirAll(dir, 0o755))
 	r, err := registrytest.Start(registrytest.Options{Dir: dir})
 	check(err)
+	cleanups = append(cleanups, func() { r.Close() })
 	return r
 }
 
@@ -159,7 +161,7 @@ func run(name string, args ...string) {
 	cmd := exec.Command(name, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		log.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 }
 
@@ -301,8 +303,20 @@ func dirSize(dir string) int64 {
 	return n
 }
 
+// cleanups stop registries and remove the work folder even when a step
+// fails, so a failed run leaves no registry behind.
+var cleanups []func()
+
+func fatalf(format string, args ...any) {
+	log.Printf(format, args...)
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	os.Exit(1)
+}
+
 func check(err error) {
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 }
