@@ -23,13 +23,14 @@ const adminPassword = "admin-password-1"
 
 // env is a running control plane with a controllable clock.
 type env struct {
-	t     *testing.T
-	url   string
-	admin *client.ControlPlane
-	clock atomic.Int64 // unix nanoseconds
+	t       testing.TB
+	url     string
+	handler http.Handler
+	admin   *client.ControlPlane
+	clock   atomic.Int64 // unix nanoseconds
 }
 
-func newEnv(t *testing.T, dbURL string) *env {
+func newEnv(t testing.TB, dbURL string) *env {
 	t.Helper()
 	e := &env{t: t}
 	e.clock.Store(time.Now().UnixNano())
@@ -46,6 +47,7 @@ func newEnv(t *testing.T, dbURL string) *env {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
+	e.handler = srv.Handler()
 	e.admin = e.client("")
 	if err := e.admin.Login(context.Background(), "admin", adminPassword); err != nil {
 		t.Fatal(err)
@@ -112,7 +114,7 @@ func (e *env) login(form url.Values) (int, []byte) {
 }
 
 // checkErrorShape fails unless body is the wire's error shape.
-func checkErrorShape(t *testing.T, status int, body []byte) {
+func checkErrorShape(t testing.TB, status int, body []byte) {
 	t.Helper()
 	var eb struct {
 		Detail []string `json:"detail"`
