@@ -68,8 +68,8 @@ type Member struct {
 	Roles []string `json:"roles"`
 }
 
-// Workspace is a workspace as the control plane knows it.
-type Workspace struct {
+// ControlPlaneWorkspace is a workspace as the control plane knows it.
+type ControlPlaneWorkspace struct {
 	ID           string `json:"id"`
 	Name         string `json:"name"`
 	Description  string `json:"description"`
@@ -233,7 +233,7 @@ func (c *ControlPlane) CreateAPIKey(ctx context.Context, serviceAccountID, name 
 
 // ListWorkspaces lists the workspaces of an organization ("" for all the
 // caller sees), optionally of one name.
-func (c *ControlPlane) ListWorkspaces(ctx context.Context, orgID, name string) ([]Workspace, error) {
+func (c *ControlPlane) ListWorkspaces(ctx context.Context, orgID, name string) ([]ControlPlaneWorkspace, error) {
 	q := url.Values{}
 	if orgID != "" {
 		q.Set("organization_id", orgID)
@@ -241,23 +241,23 @@ func (c *ControlPlane) ListWorkspaces(ctx context.Context, orgID, name string) (
 	if name != "" {
 		q.Set("workspace_name", name)
 	}
-	var out []Workspace
+	var out []ControlPlaneWorkspace
 	return out, c.Do(ctx, "GET", "/api/v1/workspaces", q, nil, &out)
 }
 
 // CreateWorkspace creates a workspace; with enroll, the answer carries the
 // enrollment key, once.
-func (c *ControlPlane) CreateWorkspace(ctx context.Context, orgID, name string, enroll bool) (Workspace, error) {
+func (c *ControlPlane) CreateWorkspace(ctx context.Context, orgID, name string, enroll bool) (ControlPlaneWorkspace, error) {
 	var q url.Values
 	if enroll {
 		q = url.Values{"enroll": {"True"}}
 	}
-	var w Workspace
+	var w ControlPlaneWorkspace
 	return w, c.Do(ctx, "POST", "/api/v1/workspaces", q, map[string]string{"name": name, "organization_id": orgID}, &w)
 }
 
-func (c *ControlPlane) GetWorkspace(ctx context.Context, id string) (Workspace, error) {
-	var w Workspace
+func (c *ControlPlane) GetWorkspace(ctx context.Context, id string) (ControlPlaneWorkspace, error) {
+	var w ControlPlaneWorkspace
 	return w, c.Do(ctx, "GET", "/api/v1/workspaces/"+id, nil, nil, &w)
 }
 
@@ -266,8 +266,8 @@ func (c *ControlPlane) DeleteWorkspace(ctx context.Context, id string) error {
 }
 
 // RotateEnrollmentKey replaces a workspace's key; the answer carries the new one.
-func (c *ControlPlane) RotateEnrollmentKey(ctx context.Context, id string) (Workspace, error) {
-	var w Workspace
+func (c *ControlPlane) RotateEnrollmentKey(ctx context.Context, id string) (ControlPlaneWorkspace, error) {
+	var w ControlPlaneWorkspace
 	return w, c.Do(ctx, "POST", "/api/v1/workspaces/"+id+"/enrollment_key", nil, nil, &w)
 }
 

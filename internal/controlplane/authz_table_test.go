@@ -31,7 +31,7 @@ var callers = []string{orgAdmin, editor, viewer, outsider, noToken, expired, wsT
 type fixture struct {
 	*env
 	org     client.Organization
-	ws      client.Workspace
+	ws      client.ControlPlaneWorkspace
 	tokens  map[string]string
 	userIDs map[string]string
 	n       int
@@ -116,7 +116,7 @@ func (f *fixture) newRole() client.Role {
 	return r
 }
 
-func (f *fixture) newWorkspace() client.Workspace {
+func (f *fixture) newWorkspace() client.ControlPlaneWorkspace {
 	w, err := f.admin.CreateWorkspace(context.Background(), f.org.ID, f.name("ws"), true)
 	if err != nil {
 		f.t.Fatal(err)
