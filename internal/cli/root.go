@@ -55,6 +55,7 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		newImageCmd(),
 		newControlPlaneCmd(),
 		newVersionCmd(),
+		newWorkspaceCmd(), newMigrateCmd(),
 	)
 	return root
 }

@@ -1,0 +1,305 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// This file holds the wire model of a workspace server: every resource
+// answers as {id, name, body, metadata, resources, permission_denied}, and
+// every list as a Page. The server encodes exactly these types, so a field
+// added here is a field on the wire.
+
+// Time is a timestamp as the wire writes it: ISO 8601 in UTC without a zone
+// suffix ("2006-01-02T15:04:05.000000"), the way the original server and its
+// Python clients do. It reads that form, RFC 3339, and a space instead of T.
+type Time struct{ time.Time }
+
+// TimeLayout is the layout Time is written in.
+const TimeLayout = "2006-01-02T15:04:05.000000"
+
+// NewTime wraps t, in UTC.
+func NewTime(t time.Time) Time { return Time{t.UTC()} }
+
+// TimeOf returns a pointer to NewTime(t), for optional fields.
+func TimeOf(t time.Time) *Time { v := NewTime(t); return &v }
+
+func (t Time) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.UTC().Format(TimeLayout) + `"`), nil
+}
+
+func (t *Time) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a time must be a string like 2024-05-01T10:00:00")
+	}
+	p, err := ParseTime(s)
+	if err != nil {
+		return err
+	}
+	t.Time = p
+	return nil
+}
+
+// ParseTime reads a timestamp in any form the wire accepts; one without a
+// zone is UTC.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 64 {
+		return time.Time{}, fmt.Errorf("time %.20q... is too long", s)
+	}
+	norm := strings.Replace(s, " ", "T", 1)
+	if t, err := time.Parse(time.RFC3339Nano, norm); err == nil {
+		return t.UTC(), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, norm, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("time %q is not in the form YYYY-MM-DD HH:MM:SS", s)
+}
+
+// Resource is the envelope of every answer.
+type Resource[B, M, R any] struct {
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Body             B      `json:"body"`
+	Metadata         *M     `json:"metadata"`
+	Resources        *R     `json:"resources"`
+	PermissionDenied bool   `json:"permission_denied"`
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Index      int   `json:"index"`
+	MaxSize    int   `json:"max_size"`
+	TotalPages int   `json:"total_pages"`
+	Total      int64 `json:"total"`
+	Items      []T   `json:"items"`
+}
+
+// NoResources is the resources of a type that has none.
+type NoResources struct{}
+
+// TagRef is a tag as other resources show it.
+type TagRef struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Color string `json:"color"`
+}
+
+// Tagged is the resources part of every taggable type.
+type Tagged struct {
+	Tags []TagRef `json:"tags"`
+}
+
+// TokenResponse is the answer of a login.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+// ServerInfo is the answer of GET /api/v1/info.
+type ServerInfo struct {
+	ID                  string         `json:"id"`
+	Name                string         `json:"name"`
+	Version             string         `json:"version"`
+	Active              bool           `json:"active"`
+	Debug               bool           `json:"debug"`
+	DeploymentType      string         `json:"deployment_type"`
+	DatabaseType        string         `json:"database_type"`
+	SecretsStoreType    string         `json:"secrets_store_type"`
+	AuthScheme          string         `json:"auth_scheme"`
+	ServerURL           string         `json:"server_url"`
+	DashboardURL        string         `json:"dashboard_url"`
+	Metadata            map[string]any `json:"metadata"`
+	ProAPIURL           string         `json:"pro_api_url,omitempty"`
+	ProDashboardURL     string         `json:"pro_dashboard_url,omitempty"`
+	ProOrganizationID   string         `json:"pro_organization_id,omitempty"`
+	ProOrganizationName string         `json:"pro_organization_name,omitempty"`
+	ProWorkspaceID      string         `json:"pro_workspace_id,omitempty"`
+	ProWorkspaceName    string         `json:"pro_workspace_name,omitempty"`
+}
+
+// ---- users, service accounts, API keys
+
+type UserBody struct {
+	Created          Time   `json:"created"`
+	Updated          Time   `json:"updated"`
+	Active           bool   `json:"active"`
+	FullName         string `json:"full_name"`
+	IsServiceAccount bool   `json:"is_service_account"`
+	IsAdmin          bool   `json:"is_admin"`
+}
+
+type UserMetadata struct {
+	Email          string  `json:"email"`
+	ExternalUserID *string `json:"external_user_id"`
+	Description    string  `json:"description,omitempty"`
+}
+
+type User = Resource[UserBody, UserMetadata, NoResources]
+
+type UserRequest struct {
+	Name     string `json:"name"`
+	FullName string `json:"full_name,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Password string `json:"password,omitempty"`
+	IsAdmin  bool   `json:"is_admin,omitempty"`
+	Active   *bool  `json:"active,omitempty"`
+}
+
+type UserUpdate struct {
+	Name        *string `json:"name,omitempty"`
+	FullName    *string `json:"full_name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+	Password    *string `json:"password,omitempty"`
+	OldPassword *string `json:"old_password,omitempty"`
+	IsAdmin     *bool   `json:"is_admin,omitempty"`
+	Active      *bool   `json:"active,omitempty"`
+}
+
+type ServiceAccountRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Active      *bool  `json:"active,omitempty"`
+}
+
+type ServiceAccountUpdate struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Active      *bool   `json:"active,omitempty"`
+}
+
+type APIKeyBody struct {
+	Created          Time   `json:"created"`
+	Updated          Time   `json:"updated"`
+	Active           bool   `json:"active"`
+	ServiceAccountID string `json:"service_account_id"`
+	LastLogin        *Time  `json:"last_login"`
+	LastRotated      *Time  `json:"last_rotated"`
+	// Key is the secret, shown only in the answer that creates or rotates it.
+	Key string `json:"key,omitempty"`
+}
+
+type APIKeyMetadata struct {
+	Description string `json:"description"`
+}
+
+type APIKey = Resource[APIKeyBody, APIKeyMetadata, NoResources]
+
+type APIKeyRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// ---- projects
+
+type ProjectBody struct {
+	Created     Time   `json:"created"`
+	Updated     Time   `json:"updated"`
+	DisplayName string `json:"display_name"`
+}
+
+type ProjectMetadata struct {
+	Description string `json:"description"`
+}
+
+type Project = Resource[ProjectBody, ProjectMetadata, NoResources]
+
+type ProjectRequest struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+type ProjectUpdate struct {
+	Name        *string `json:"name,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+// ---- stacks, components, flavors
+
+type StackBody struct {
+	Created Time   `json:"created"`
+	Updated Time   `json:"updated"`
+	UserID  string `json:"user_id"`
+}
+
+type StackMetadata struct {
+	Description string                 `json:"description"`
+	Components  map[string][]Component `json:"components"`
+}
+
+type Stack = Resource[StackBody, StackMetadata, NoResources]
+
+type StackRequest struct {
+	Name        string              `json:"name"`
+	Description string              `json:"description,omitempty"`
+	Components  map[string][]string `json:"components"`
+}
+
+type StackUpdate struct {
+	Name        *string             `json:"name,omitempty"`
+	Description *string             `json:"description,omitempty"`
+	Components  map[string][]string `json:"components,omitempty"`
+}
+
+type ComponentBody struct {
+	Created    Time   `json:"created"`
+	Updated    Time   `json:"updated"`
+	UserID     string `json:"user_id"`
+	Type       string `json:"type"`
+	FlavorName string `json:"flavor_name"`
+}
+
+type ComponentMetadata struct {
+	Configuration map[string]any `json:"configuration"`
+	Labels        map[string]any `json:"labels"`
+}
+
+type Component = Resource[ComponentBody, ComponentMetadata, NoResources]
+
+type ComponentRequest struct {
+	Name          string         `json:"name"`
+	Type          string         `json:"type"`
+	Flavor        string         `json:"flavor"`
+	Configuration map[string]any `json:"configuration,omitempty"`
+	Labels        map[string]any `json:"labels,omitempty"`
+}
+
+type ComponentUpdate struct {
+	Name          *string        `json:"name,omitempty"`
+	Configuration map[string]any `json:"configuration,omitempty"`
+	Labels        map[string]any `json:"labels,omitempty"`
+}
+
+type FlavorBody struct {
+	Created     Time   `json:"created"`
+	Updated     Time   `json:"updated"`
+	UserID      string `json:"user_id"`
+	Type        string `json:"type"`
+	Integration string `json:"integration"`
+	Source      string `json:"source"`
+	LogoURL     string `json:"logo_url"`
+}
+
+type FlavorMetadata struct {
+	ConfigSchema map[string]any `json:"config_schema"`
+}
+
+type Flavor = Resource[FlavorBody, FlavorMetadata, NoResources]
+
+type FlavorRequest struct {
+	Name         string         `json:"name"`
+	Type         string         `json:"type"`
+	Source       string         `json:"source"`
+	Integration  string         `json:"integration,omitempty"`
+	LogoURL      string         `json:"logo_url,omitempty"`
+	ConfigSchema map[string]any `json:"config_schema,omitempty"`
+}

@@ -1,0 +1,205 @@
+package workspace
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/errs"
+	"github.com/enclave-mlops/enclave/internal/rbac"
+)
+
+// ---- artifacts
+
+func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request, p *principal) error {
+	lq, err := s.listRequest(r, p, artifactSpec, rtArtifact, true)
+	if err != nil {
+		return err
+	}
+	return respond(w)(s.store.ListArtifacts(r.Context(), lq))
+}
+
+func (s *Server) createArtifact(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req client.ArtifactRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := firstErr(checkName("name", req.Name), checkTags("tags", req.Tags)); err != nil {
+		return err
+	}
+	project, err := s.projectFor(r.Context(), p, req.Project, rtArtifact)
+	if err != nil {
+		return err
+	}
+	return respond(w)(s.store.CreateArtifact(r.Context(), p.UserID, project, req))
+}
+
+func (s *Server) artifact(r *http.Request, p *principal, action rbac.Action, hydrate bool) (client.Artifact, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return client.Artifact{}, err
+	}
+	a, err := s.store.Artifact(r.Context(), id, hydrate)
+	if err != nil {
+		return a, err
+	}
+	return a, s.authorize(r.Context(), p, action, rtArtifact, a.Body.ProjectID, id, a.Body.UserID)
+}
+
+func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request, p *principal) error {
+	h, err := hydrate(r)
+	if err != nil {
+		return err
+	}
+	return respond(w)(s.artifact(r, p, rbac.Read, h))
+}
+
+func (s *Server) updateArtifact(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var u client.ArtifactUpdate
+	if err := decode(r, &u); err != nil {
+		return err
+	}
+	if err := firstErr(checkOptName("name", u.Name), checkTags("add_tags", u.AddTags), checkTags("remove_tags", u.RemoveTags)); err != nil {
+		return err
+	}
+	a, err := s.artifact(r, p, rbac.Update, false)
+	if err != nil {
+		return err
+	}
+	return respond(w)(s.store.UpdateArtifact(r.Context(), p.UserID, a.ID, u))
+}
+
+func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	a, err := s.artifact(r, p, rbac.Delete, false)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteArtifact(r.Context(), a.ID); err != nil {
+		return err
+	}
+	s.forget(r.Context(), rtArtifact, a.Body.ProjectID, a.ID)
+	return ok(w, nil)
+}
+
+// ---- artifact versions
+
+var artifactTypes = []string{"DataArtifact", "ModelArtifact", "SchemaArtifact", "ServiceArtifact",
+	"StatisticsArtifact", "DataAnalysisArtifact", "BaseArtifact", "ZenMLArtifact"}
+
+func validateArtifactVersionRequest(req *client.ArtifactVersionRequest) error {
+	var refErr error
+	switch {
+	case req.ArtifactID == "" && req.ArtifactName == "":
+		refErr = errs.E(errs.Invalid, "artifact_id or artifact_name is required")
+	case req.ArtifactID != "" && req.ArtifactName != "":
+		refErr = errs.E(errs.Invalid, "give artifact_id or artifact_name, not both")
+	case req.ArtifactID != "" && !validID(req.ArtifactID):
+		refErr = errs.E(errs.Invalid, "artifact_id %q is not an id", req.ArtifactID)
+	case req.ArtifactName != "":
+		refErr = checkName("artifact_name", req.ArtifactName)
+	}
+	var verErr error
+	if req.Version != "" {
+		verErr = checkName("version", req.Version)
+	}
+	return firstErr(refErr, verErr,
+		checkStatus("type", req.Type, artifactTypes),
+		checkName("uri", req.URI), checkText("uri", req.URI, 4096),
+		checkText("save_type", req.SaveType, 32),
+		sourceField("materializer", req.Materializer), sourceField("data_type", req.DataType),
+		checkTags("tags", req.Tags))
+}
+
+// sourceField accepts a source as a string or an object, at most 64 KiB.
+func sourceField(name string, b json.RawMessage) error {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	if len(b) > 64<<10 {
+		return errs.E(errs.Invalid, "%s is larger than 64 KiB", name)
+	}
+	var s string
+	if json.Unmarshal(b, &s) == nil || rawObject(b) {
+		return nil
+	}
+	return errs.E(errs.Invalid, "%s must be a string or an object", name)
+}
+
+func (s *Server) listArtifactVersions(w http.ResponseWriter, r *http.Request, p *principal) error {
+	lq, err := s.listRequest(r, p, artifactVersionSpec, rtArtifactVersion, true)
+	if err != nil {
+		return err
+	}
+	if v := lq.params.Get("consumed_by_step_id"); v != "" && !validID(v) {
+		return errs.E(errs.Invalid, "consumed_by_step_id %q is not an id", v)
+	}
+	return respond(w)(s.store.ListArtifactVersions(r.Context(), lq))
+}
+
+func (s *Server) createArtifactVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req client.ArtifactVersionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := validateArtifactVersionRequest(&req); err != nil {
+		return err
+	}
+	project, err := s.projectFor(r.Context(), p, req.Project, rtArtifactVersion)
+	if err != nil {
+		return err
+	}
+	return respond(w)(s.store.CreateArtifactVersion(r.Context(), p.UserID, project, req))
+}
+
+func (s *Server) artifactVersion(r *http.Request, p *principal, action rbac.Action, hydrate bool) (client.ArtifactVersion, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return client.ArtifactVersion{}, err
+	}
+	v, err := s.store.ArtifactVersion(r.Context(), id, hydrate)
+	if err != nil {
+		return v, err
+	}
+	return v, s.authorize(r.Context(), p, action, rtArtifactVersion, v.Body.ProjectID, id, v.Body.UserID)
+}
+
+func (s *Server) getArtifactVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
+	h, err := hydrate(r)
+	if err != nil {
+		return err
+	}
+	return respond(w)(s.artifactVersion(r, p, rbac.Read, h))
+}
+
+func (s *Server) updateArtifactVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var u client.ArtifactVersionUpdate
+	if err := decode(r, &u); err != nil {
+		return err
+	}
+	if err := firstErr(checkTags("add_tags", u.AddTags), checkTags("remove_tags", u.RemoveTags)); err != nil {
+		return err
+	}
+	v, err := s.artifactVersion(r, p, rbac.Update, false)
+	if err != nil {
+		return err
+	}
+	return respond(w)(s.store.UpdateArtifactVersion(r.Context(), p.UserID, v.ID, u))
+}
+
+func (s *Server) deleteArtifactVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	v, err := s.artifactVersion(r, p, rbac.Delete, false)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteArtifactVersion(r.Context(), v.ID); err != nil {
+		return err
+	}
+	s.forget(r.Context(), rtArtifactVersion, v.Body.ProjectID, v.ID)
+	return ok(w, nil)
+}

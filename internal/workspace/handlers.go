@@ -1,0 +1,220 @@
+package workspace
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/enclave-mlops/enclave/internal/errs"
+	"github.com/enclave-mlops/enclave/internal/httpapi"
+	"github.com/enclave-mlops/enclave/internal/rbac"
+)
+
+// The helpers every handler uses: decoding, validation, authorization and
+// list parsing. A handler reads as decode → validate → authorize → store →
+// answer.
+
+// RBAC resource types of this server.
+const (
+	rtProject         rbac.ResourceType = "project"
+	rtStack           rbac.ResourceType = "stack"
+	rtComponent       rbac.ResourceType = "stack_component"
+	rtFlavor          rbac.ResourceType = "flavor"
+	rtPipeline        rbac.ResourceType = "pipeline"
+	rtSnapshot        rbac.ResourceType = "pipeline_snapshot"
+	rtRun             rbac.ResourceType = "pipeline_run"
+	rtArtifact        rbac.ResourceType = "artifact"
+	rtArtifactVersion rbac.ResourceType = "artifact_version"
+	rtModel           rbac.ResourceType = "model"
+	rtModelVersion    rbac.ResourceType = "model_version"
+	rtSecret          rbac.ResourceType = "secret"
+	rtTag             rbac.ResourceType = "tag"
+	rtRunMetadata     rbac.ResourceType = "run_metadata"
+)
+
+func ok(w http.ResponseWriter, v any) error {
+	httpapi.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// decode reads a JSON body strictly and refuses query parameters.
+func decode(r *http.Request, v any) error {
+	if err := httpapi.QueryOnly(r.URL.Query()); err != nil {
+		return err
+	}
+	return httpapi.DecodeJSON(r, v)
+}
+
+// pathID returns the {name} path value, which must be an id.
+func pathID(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
+	if !validID(id) {
+		return "", errs.E(errs.Invalid, "%q is not an id", id)
+	}
+	return strings.ToLower(id), nil
+}
+
+// hydrate reads the hydrate flag of a single-resource read (default true).
+func hydrate(r *http.Request) (bool, error) {
+	q := r.URL.Query()
+	if err := httpapi.QueryOnly(q, "hydrate"); err != nil {
+		return false, err
+	}
+	return httpapi.Bool(q, "hydrate", true)
+}
+
+// noQuery refuses query parameters where none are meant.
+func noQuery(r *http.Request) error { return httpapi.QueryOnly(r.URL.Query()) }
+
+// checkName validates a name: present, at most 255 characters, printable.
+func checkName(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errs.E(errs.Invalid, "%s is required", field)
+	}
+	return checkText(field, v, 255)
+}
+
+// checkText bounds a free text and refuses control characters other than
+// white space.
+func checkText(field, v string, max int) error {
+	if len(v) > max {
+		return errs.E(errs.Invalid, "%s is longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(v) {
+		return errs.E(errs.Invalid, "%s is not valid UTF-8", field)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			return errs.E(errs.Invalid, "%s holds a control character", field)
+		}
+	}
+	return nil
+}
+
+func checkOptName(field string, v *string) error {
+	if v == nil {
+		return nil
+	}
+	return checkName(field, *v)
+}
+
+func checkOptText(field string, v *string, max int) error {
+	if v == nil {
+		return nil
+	}
+	return checkText(field, *v, max)
+}
+
+func checkTags(field string, tags []string) error {
+	if len(tags) > 100 {
+		return errs.E(errs.Invalid, "%s: at most 100 tags", field)
+	}
+	for _, t := range tags {
+		if err := checkName(field, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstErr returns the first non-nil error: validation reads as a list.
+func firstErr(errors ...error) error {
+	for _, e := range errors {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// authorize lets the owner of a resource do anything with it and asks the
+// authorizer about everyone else.
+func (s *Server) authorize(ctx context.Context, p *principal, action rbac.Action, typ rbac.ResourceType, projectID, id, ownerID string) error {
+	if ownerID != "" && ownerID == p.UserID {
+		return nil
+	}
+	res := rbac.Resource{Project: projectID, Type: typ, ID: id}
+	allowed, err := s.authz.allowed(ctx, p, action, res)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		return errs.E(errs.Forbidden, "you may not %s %s", action, res)
+	}
+	return nil
+}
+
+// requireAdmin guards the operations only admins may do.
+func requireAdmin(p *principal) error {
+	if !p.Admin {
+		return errs.E(errs.Forbidden, "only an admin may do this")
+	}
+	return nil
+}
+
+// forget tells the authority that a deleted resource is gone.
+func (s *Server) forget(ctx context.Context, typ rbac.ResourceType, projectID, id string) {
+	s.authz.deleted(ctx, rbac.Resource{Project: projectID, Type: typ, ID: id})
+}
+
+// listRequest parses a list request of sp and narrows it to what p may
+// read of typ: the project and user named in the query, and in pro mode the
+// ids the control plane allows plus p's own resources (owned says the table
+// has a user_id column).
+func (s *Server) listRequest(r *http.Request, p *principal, sp *listSpec, typ rbac.ResourceType, owned bool) (*listQuery, error) {
+	ctx := r.Context()
+	lq, err := parseList(r.URL.Query(), sp)
+	if err != nil {
+		return nil, err
+	}
+	projectID := ""
+	if v := lq.params.Get("project"); v != "" {
+		if projectID, err = s.store.ProjectID(ctx, v); err != nil {
+			return nil, err
+		}
+		lq.addScope("project_id = ?", projectID)
+	}
+	if v := lq.params.Get("user"); v != "" {
+		u, err := s.store.UserByName(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		lq.addScope("user_id = ?", u.ID)
+	}
+	if typ == "" {
+		return lq, nil
+	}
+	full, ids, err := s.authz.allowedIDs(ctx, p, rbac.Read, rbac.Resource{Project: projectID, Type: typ})
+	if err != nil || full {
+		return lq, err
+	}
+	var parts []string
+	var args []any
+	if owned {
+		parts, args = append(parts, "user_id = ?"), append(args, p.UserID)
+	}
+	if len(ids) > 0 {
+		parts = append(parts, "id IN ("+placeholders(len(ids))+")")
+		args = append(args, idArgs(ids)...)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "1 = 0")
+	}
+	lq.addScope(strings.Join(parts, " OR "), args...)
+	return lq, nil
+}
+
+// projectFor resolves the project of a create request (name or id, the
+// default project when empty) and checks that p may create typ in it.
+func (s *Server) projectFor(ctx context.Context, p *principal, ref string, typ rbac.ResourceType) (string, error) {
+	if ref == "" {
+		ref = "default"
+	}
+	id, err := s.store.ProjectID(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return id, s.authorize(ctx, p, rbac.Create, typ, id, "", "")
+}

@@ -1,0 +1,183 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/errs"
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+)
+
+var runSpec = &listSpec{table: "pipeline_runs", fields: baseFields(map[string]field{
+	"name":                {col: "name", kind: kString, sort: true},
+	"status":              {col: "status", kind: kString, enum: client.Statuses},
+	"project_id":          {col: "project_id", kind: kID},
+	"user_id":             {col: "user_id", kind: kID},
+	"pipeline_id":         {col: "pipeline_id", kind: kID},
+	"snapshot_id":         {col: "snapshot_id", kind: kID},
+	"stack_id":            {col: "stack_id", kind: kID},
+	"orchestrator_run_id": {col: "orchestrator_run_id", kind: kString},
+	"start_time":          {col: "start_time", kind: kTime, sort: true},
+	"end_time":            {col: "end_time", kind: kTime, sort: true},
+	"index":               {col: "run_index", kind: kInt},
+}), params: append(slices.Clone(projectParams), "in_progress")}
+
+// inProgress are the statuses of a run that has not ended.
+var inProgress = []string{client.StatusInitializing, client.StatusRunning, client.StatusStopping, client.StatusRetrying}
+
+// finished are the statuses that end a run or step.
+var finished = []string{client.StatusCompleted, client.StatusFailed, client.StatusCached, client.StatusStopped}
+
+const runCols = "id, name, project_id, user_id, snapshot_id, pipeline_id, stack_id, status, orchestrator_run_id, run_index, start_time, end_time, created, updated"
+
+func (s *Store) getRuns(ctx context.Context, q sqldb.Querier, ids []string, hydrate bool) ([]client.Run, error) {
+	rs, err := byIDs(ctx, q, runCols, "pipeline_runs", ids, func(rows *sql.Rows) (string, client.Run, error) {
+		var r client.Run
+		var user, pipeline, stack, orch sql.NullString
+		var start, end sql.NullInt64
+		var created, updated int64
+		err := rows.Scan(&r.ID, &r.Name, &r.Body.ProjectID, &user, &r.Body.SnapshotID, &pipeline, &stack, &r.Body.Status, &orch, &r.Body.Index, &start, &end, &created, &updated)
+		b := &r.Body
+		b.Created, b.Updated, b.UserID = wireTime(created), wireTime(updated), user.String
+		b.PipelineID, b.StackID, b.OrchestratorRunID = strPtr(pipeline), strPtr(stack), strPtr(orch)
+		b.StartTime, b.EndTime = wireTimePtr(start), wireTimePtr(end)
+		b.InProgress = slices.Contains(inProgress, b.Status)
+		return r.ID, r, err
+	})
+	if err != nil || len(rs) == 0 {
+		return rs, err
+	}
+	tags, err := tagsOf(ctx, q, tagRun, ids)
+	if err != nil {
+		return nil, err
+	}
+	var md map[string]map[string]any
+	if hydrate {
+		if md, err = metadataOf(ctx, q, "pipeline_run", ids); err != nil {
+			return nil, err
+		}
+	}
+	for i := range rs {
+		rs[i].Resources = &client.Tagged{Tags: tagRefs(tags, rs[i].ID)}
+		if hydrate {
+			rs[i].Metadata = &client.RunMetadata{RunMetadata: metaMap(md, rs[i].ID)}
+		}
+	}
+	return rs, nil
+}
+
+func (s *Store) Run(ctx context.Context, id string, hydrate bool) (client.Run, error) {
+	return one(ctx, s.db, id, "pipeline run", hydrate, s.getRuns)
+}
+
+func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client.Run], error) {
+	tagScope(lq, tagRun)
+	switch lq.params.Get("in_progress") {
+	case "":
+	case "true", "True", "1":
+		lq.addScope("status IN ("+placeholders(len(inProgress))+")", strArgs(inProgress)...)
+	case "false", "False", "0":
+		lq.addScope("status IN ("+placeholders(len(finished))+")", strArgs(finished)...)
+	default:
+		return client.Page[client.Run]{}, errs.E(errs.Invalid, "in_progress must be true or false")
+	}
+	return pageOf(ctx, s, runSpec, lq, s.getRuns)
+}
+
+func strArgs(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// CreateRun starts a run of a snapshot of the same project. The run's index
+// counts the runs of its pipeline; the counter row is locked by the update,
+// so two runs started at once get different indexes.
+func (s *Store) CreateRun(ctx context.Context, userID, projectID string, r client.RunRequest) (client.Run, error) {
+	id := s.idFunc()
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		var snapProject string
+		var pipeline, stack sql.NullString
+		err := tx.QueryRow(ctx, "SELECT project_id, pipeline_id, stack_id FROM pipeline_snapshots WHERE id = ?", r.Snapshot).Scan(&snapProject, &pipeline, &stack)
+		if err != nil {
+			return notFound(err, "snapshot", r.Snapshot)
+		}
+		if snapProject != projectID {
+			return errs.E(errs.Invalid, "snapshot %s belongs to another project", r.Snapshot)
+		}
+		var index int64
+		if pipeline.Valid {
+			if _, err := tx.Exec(ctx, "UPDATE pipelines SET run_count = run_count + 1 WHERE id = ?", pipeline.String); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, "SELECT run_count FROM pipelines WHERE id = ?", pipeline.String).Scan(&index); err != nil {
+				return err
+			}
+		}
+		now := s.now()
+		start, end := defaultTimes(r.Status, timeArg(r.StartTime), timeArg(r.EndTime), now)
+		_, err = tx.Exec(ctx, "INSERT INTO pipeline_runs ("+runCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			id, r.Name, projectID, emptyNull(userID), r.Snapshot, pipeline, stack, r.Status, nullStr(r.OrchestratorRunID), index,
+			start, end, now, now)
+		if err != nil {
+			return writeErr(err, "pipeline run")
+		}
+		return s.setTags(ctx, tx, tagRun, id, userID, r.Tags, nil)
+	})
+	if err != nil {
+		return client.Run{}, err
+	}
+	return s.Run(ctx, id, true)
+}
+
+// UpdateRun changes a run's status, end, orchestrator id or tags. A status
+// that ends the run sets its end time if none is given.
+func (s *Store) UpdateRun(ctx context.Context, userID, id string, u client.RunUpdate) (client.Run, error) {
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		sets := updates{}
+		sets.add(u.Status != nil, "status", u.Status)
+		sets.add(u.OrchestratorRunID != nil, "orchestrator_run_id", u.OrchestratorRunID)
+		switch {
+		case u.EndTime != nil:
+			sets.add(true, "end_time", timeArg(u.EndTime))
+		case u.Status != nil && slices.Contains(finished, *u.Status):
+			sets.add(true, "end_time", s.now())
+		}
+		if u.Status != nil && *u.Status == client.StatusRunning {
+			sets.add(true, "start_time", s.now())
+			sets.cols[len(sets.cols)-1] = "start_time = COALESCE(start_time, ?)"
+		}
+		if err := s.update(ctx, tx, "pipeline_runs", "pipeline run", id, sets); err != nil {
+			return err
+		}
+		return s.setTags(ctx, tx, tagRun, id, userID, u.AddTags, u.RemoveTags)
+	})
+	if err != nil {
+		return client.Run{}, err
+	}
+	return s.Run(ctx, id, true)
+}
+
+// DeleteRun removes a run with its steps, their links and metadata.
+func (s *Store) DeleteRun(ctx context.Context, id string) error {
+	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM run_metadata WHERE resource_type = 'step_run' AND resource_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)", id); err != nil {
+			return err
+		}
+		// Steps go first: a step's parent links point at steps of the same run.
+		if _, err := tx.Exec(ctx, "DELETE FROM step_run_parents WHERE step_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)", id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM step_runs WHERE pipeline_run_id = ?", id); err != nil {
+			return err
+		}
+		if err := s.deleteRow(ctx, tx, "pipeline_runs", "pipeline run", id); err != nil {
+			return err
+		}
+		return forgetResource(ctx, tx, tagRun, id)
+	})
+}
