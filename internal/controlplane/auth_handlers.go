@@ -8,6 +8,7 @@ import (
 	"github.com/enclave-mlops/enclave/internal/auth"
 	"github.com/enclave-mlops/enclave/internal/errs"
 	"github.com/enclave-mlops/enclave/internal/httpapi"
+	"github.com/enclave-mlops/enclave/internal/version"
 )
 
 // tokenAnswer is the OAuth2 token response the wire's clients read.
@@ -219,6 +220,16 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, tok st
 func (s *Server) jwksHandler(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	httpapi.WriteJSON(w, http.StatusOK, s.jwks)
+	return nil
+}
+
+// info tells clients and `enclave doctor` what this server is, without a
+// login: its version (for skew checks against workspaces) and its URL.
+func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{
+		"name": "enclave-controlplane", "version": version.Version,
+		"server_url": s.cfg.ServerURL, "database_type": s.store.DatabaseType(),
+	})
 	return nil
 }
 

@@ -103,6 +103,15 @@ func TestLoginLockout(t *testing.T) {
 	}
 }
 
+func TestInfo(t *testing.T) {
+	e := newEnv(t, sqldbtest.URL(t, "sqlite"))
+	status, body := e.doJSON("GET", "/api/v1/info", "", nil)
+	var info map[string]string
+	if status != 200 || json.Unmarshal(body, &info) != nil || info["version"] == "" || info["name"] != "enclave-controlplane" {
+		t.Fatalf("info: %d %s", status, body)
+	}
+}
+
 func TestDeactivatedUser(t *testing.T) {
 	e := newEnv(t, sqldbtest.URL(t, "sqlite"))
 	c, u := e.user("leaver")

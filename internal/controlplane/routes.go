@@ -15,6 +15,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("HEAD /health", httpapi.Health)
 	mux.Handle("GET /.well-known/jwks.json", h(s.jwksHandler))
 	mux.Handle("GET /api/v1/auth/jwks", h(s.jwksHandler))
+	mux.Handle("GET /api/v1/info", h(s.info))
 
 	// Logging in and out.
 	mux.Handle("POST /api/v1/auth/login", h(s.login))
