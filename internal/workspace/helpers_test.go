@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -106,6 +107,15 @@ func errorShape(t testing.TB, body string) {
 	if err := json.Unmarshal([]byte(body), &e); err != nil || len(e.Detail) != 2 || e.Detail[0] == "" || e.Detail[1] == "" {
 		t.Fatalf("not the error shape: %s", body)
 	}
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // countRows counts the rows of a table, to prove that nothing was written.
