@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,7 +208,7 @@ func (c Config) Validate() error {
 		{c.DeploymentType != "" && !slices.Contains(deploymentTypes, c.DeploymentType), fmt.Sprintf("ZENML_SERVER_DEPLOYMENT_TYPE %q is not one of %s", c.DeploymentType, strings.Join(deploymentTypes, ", "))},
 		{c.ServerURL != "" && !isHTTPURL(c.ServerURL), fmt.Sprintf("ZENML_SERVER_URL %q must be an http:// or https:// URL", c.ServerURL)},
 		{c.ProMode() && !isHTTPURL(c.Pro.APIURL), "ZENML_SERVER_PRO_API_URL must be the control plane's http(s) URL ending in /api/v1 in pro mode (ZENML_SERVER_DEPLOYMENT_TYPE=cloud)"},
-		{c.ProMode() && !validID(c.Pro.WorkspaceID), "ZENML_SERVER_PRO_WORKSPACE_ID must be set to the workspace's id in pro mode"},
+		{c.ProMode() && !workspaceIDPattern.MatchString(c.Pro.WorkspaceID), "ZENML_SERVER_PRO_WORKSPACE_ID must be set to the workspace's id (letters, digits, '-', '_', '.') in pro mode"},
 		{c.JWTSecretKey != "" && len(c.JWTSecretKey) < 32, "ZENML_SERVER_JWT_SECRET_KEY must be at least 32 characters"},
 		{c.SecretsStoreType != "sql" && c.SecretsStoreType != "none", fmt.Sprintf("ZENML_SECRETS_STORE_TYPE %q is not supported (want sql or none)", c.SecretsStoreType)},
 		{c.EncryptionKey != "" && len(c.EncryptionKey) < 16, "ZENML_SECRETS_STORE_ENCRYPTION_KEY must be at least 16 characters"},
@@ -244,6 +245,10 @@ func report(checks []check) error {
 	}
 	return errors.New("configuration: " + strings.Join(msgs, "; "))
 }
+
+// workspaceIDPattern is what the control plane's resource strings allow in
+// an id.
+var workspaceIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
