@@ -54,6 +54,8 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		newBundleCmd(),
 		newImageCmd(),
 		newControlPlaneCmd(),
+		newUpCmd(),
+		newPipelineCmd(),
 		newVersionCmd(),
 		newWorkspaceCmd(), newMigrateCmd(),
 	)

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/runner"
+)
+
+func newPipelineCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "pipeline", Short: "Run pipelines described in YAML"}
+	cmd.AddCommand(newPipelineRunCmd())
+	return cmd
+}
+
+func newPipelineRunCmd() *cobra.Command {
+	var wsURL, token, cpURL, username, passwordFile, artifacts, dataDir string
+	cmd := &cobra.Command{
+		Use:   "run FILE.yaml",
+		Short: "Run a pipeline on this machine and record it in a workspace",
+		Long: `Run the steps of a pipeline file on this machine, in dependency order, and record
+the run, its steps, logs and output artifacts (with lineage) in a workspace.
+
+Where to record: --workspace URL with --token (or ENCLAVE_WORKSPACE_TOKEN), or with
+--controlplane URL --username NAME and a password (--password-file or
+ENCLAVE_PASSWORD) to log in through the control plane. Without flags, the
+workspace that 'enclave up' runs from --data-dir is used.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			spec, err := runner.Parse(data)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			hc := &http.Client{Timeout: 60 * time.Second}
+			password := os.Getenv("ENCLAVE_PASSWORD")
+			if passwordFile != "" {
+				b, err := os.ReadFile(passwordFile)
+				if err != nil {
+					return err
+				}
+				password = trimNewline(string(b))
+			}
+			if token == "" {
+				token = os.Getenv("ENCLAVE_WORKSPACE_TOKEN")
+			}
+			if wsURL == "" && token == "" && cpURL == "" {
+				// The local system of `enclave up`.
+				st, err := readUpState(dataDir)
+				if err != nil {
+					return err
+				}
+				wsURL, cpURL, username, password = st.WorkspaceURL, st.ControlPlaneURL, "admin", st.AdminPassword
+				if artifacts == "" {
+					artifacts = filepath.Join(dataDir, "artifacts")
+				}
+			}
+			if wsURL == "" {
+				return errors.New("--workspace is required")
+			}
+			ws := client.NewWorkspace(wsURL, token, hc)
+			if token == "" {
+				if cpURL == "" || username == "" || password == "" {
+					return errors.New("give --token, or --controlplane, --username and a password (--password-file or ENCLAVE_PASSWORD)")
+				}
+				cp := client.NewControlPlane(cpURL, "", hc)
+				if err := cp.Login(ctx, username, password); err != nil {
+					return fmt.Errorf("log in to the control plane: %w", err)
+				}
+				if _, err := ws.LoginExternal(ctx, cp.Token); err != nil {
+					return fmt.Errorf("log in to the workspace: %w", err)
+				}
+			}
+			if artifacts == "" {
+				artifacts = "enclave-artifacts"
+			}
+			abs, err := filepath.Abs(artifacts)
+			if err != nil {
+				return err
+			}
+			r := &runner.Runner{WS: ws, ArtifactDir: abs, Out: cmd.OutOrStdout()}
+			res, err := r.Run(ctx, spec)
+			if err != nil {
+				return err
+			}
+			if res.Status != client.StatusCompleted {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&wsURL, "workspace", os.Getenv("ENCLAVE_WORKSPACE_URL"), "URL of the workspace server (ENCLAVE_WORKSPACE_URL)")
+	f.StringVar(&token, "token", "", "workspace session token (ENCLAVE_WORKSPACE_TOKEN)")
+	f.StringVar(&cpURL, "controlplane", os.Getenv("ENCLAVE_CONTROLPLANE_URL"), "URL of the control plane, to log in there (ENCLAVE_CONTROLPLANE_URL)")
+	f.StringVar(&username, "username", os.Getenv("ENCLAVE_USERNAME"), "control-plane user (ENCLAVE_USERNAME)")
+	f.StringVar(&passwordFile, "password-file", "", "file holding the password (or ENCLAVE_PASSWORD)")
+	f.StringVar(&artifacts, "artifact-store", "", "folder of the local artifact store (default: the data folder's, or ./enclave-artifacts)")
+	f.StringVar(&dataDir, "data-dir", ".enclave", "data folder of 'enclave up', used when no workspace is given")
+	return cmd
+}
+
+func readUpState(dataDir string) (upState, error) {
+	var st upState
+	b, err := os.ReadFile(filepath.Join(dataDir, "up.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, fmt.Errorf("no workspace given and no 'enclave up' data in %s: start 'enclave up' or pass --workspace", dataDir)
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("%s/up.json: %w", dataDir, err)
+	}
+	if st.WorkspaceURL == "" {
+		return st, fmt.Errorf("%s/up.json names no workspace URL: start 'enclave up' once more", dataDir)
+	}
+	return st, nil
+}

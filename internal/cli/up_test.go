@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enclave-mlops/enclave/client"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the command and the test at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startUp runs `enclave up` on free ports until the test ends, and waits for
+// the workspace to have reported itself to the control plane.
+func startUp(t *testing.T, dir string) (upState, *lockedBuffer, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	root := newRootCmd(strings.NewReader(""), out, out)
+	root.SetArgs([]string{"up", "--data-dir", dir, "--port", "0", "--workspace-port", "0", "--log-level", "warn"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("enclave up: %v", err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if strings.Contains(out.String(), "Press Ctrl-C to stop.") {
+			st, err := readUpState(dir)
+			if err == nil {
+				cp := client.NewControlPlane(st.ControlPlaneURL, "", nil)
+				if err := cp.Login(ctx, "admin", st.AdminPassword); err == nil {
+					if ws, err := cp.GetWorkspace(ctx, st.Workspace.ID); err == nil && ws.Status.Health != "" {
+						return st, out, stop
+					}
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("enclave up ended: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("enclave up did not come up:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	st, out, stop := startUp(t, dir)
+	if !strings.Contains(out.String(), "Log in as admin with the password "+st.AdminPassword) {
+		t.Fatalf("first start does not say how to log in:\n%s", out.String())
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "up.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("up.json: %v %v", fi, err)
+	}
+
+	// A pipeline run from the data folder, as the README shows.
+	pipeline := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(pipeline, []byte("name: hello\nsteps:\n  - {name: say, command: 'echo hello > \"$ENCLAVE_OUTPUT_GREETING\"', outputs: [greeting]}\n"), 0o600)
+	pout := &lockedBuffer{}
+	root := newRootCmd(strings.NewReader(""), pout, pout)
+	root.SetArgs([]string{"pipeline", "run", pipeline, "--data-dir", dir})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("pipeline run: %v\n%s", err, pout.String())
+	}
+	if !strings.Contains(pout.String(), "completed") {
+		t.Fatalf("pipeline output:\n%s", pout.String())
+	}
+	stop()
+
+	// The next start finds the same organization, workspace and run.
+	st2, out2, stop2 := startUp(t, dir)
+	defer stop2()
+	if st2.Workspace.ID != st.Workspace.ID || st2.Organization.ID != st.Organization.ID || st2.AdminPassword != st.AdminPassword {
+		t.Fatalf("second start changed identity: %+v vs %+v", st2, st)
+	}
+	if strings.Contains(out2.String(), st.AdminPassword) {
+		t.Fatal("a later start printed the password again")
+	}
+	ctx := context.Background()
+	cp := client.NewControlPlane(st2.ControlPlaneURL, "", nil)
+	if err := cp.Login(ctx, "admin", st2.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	ws := client.NewWorkspace(st2.WorkspaceURL, "", nil)
+	if _, err := ws.LoginExternal(ctx, cp.Token); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := ws.ListRuns(ctx, &client.ListOptions{})
+	if err != nil || runs.Total != 1 || runs.Items[0].Body.Status != client.StatusCompleted {
+		t.Fatalf("runs after restart: %+v, %v", runs, err)
+	}
+}

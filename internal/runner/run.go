@@ -1,0 +1,374 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/enclave-mlops/enclave/client"
+)
+
+// Runner runs pipelines against one workspace.
+type Runner struct {
+	WS          *client.Workspace
+	ArtifactDir string    // the local artifact store: outputs are kept under it
+	Out         io.Writer // progress for people; nil for none
+}
+
+// Result says how a run ended.
+type Result struct {
+	RunID  string
+	Status string
+	Steps  map[string]string // step name → status
+}
+
+func (r *Runner) printf(format string, args ...any) {
+	if r.Out != nil {
+		fmt.Fprintf(r.Out, format, args...)
+	}
+}
+
+// Run runs spec and records everything in the workspace. The returned error
+// is about recording; a failing step gives a Result with status "failed".
+func (r *Runner) Run(ctx context.Context, spec *Spec) (Result, error) {
+	order, err := spec.Order()
+	if err != nil {
+		return Result{}, err
+	}
+	project := spec.Project
+	if project == "" {
+		project = "default"
+	}
+	proj, err := r.WS.GetProject(ctx, project)
+	if err != nil {
+		return Result{}, fmt.Errorf("project %s: %w", project, err)
+	}
+	pipeline, err := r.pipeline(ctx, spec, proj.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	snap, err := r.snapshot(ctx, spec, proj.ID, pipeline.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	start := client.NewTime(time.Now())
+	run, err := r.WS.CreateRun(ctx, client.RunRequest{
+		Name:     fmt.Sprintf("%s-%s", spec.Name, time.Now().UTC().Format("20060102-150405.000000")),
+		Snapshot: snap.ID, Project: proj.ID, Status: client.StatusRunning, StartTime: &start,
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("create run: %w", err)
+	}
+	r.printf("run %s (%s)\n", run.Name, run.ID)
+	res := Result{RunID: run.ID, Status: client.StatusCompleted, Steps: map[string]string{}}
+	outputs := map[string]string{} // "step.output" → artifact version id
+	stepIDs := map[string]string{}
+	for _, st := range order {
+		if ctx.Err() != nil {
+			res.Status = client.StatusStopped
+			break
+		}
+		blocked := false
+		for _, up := range st.Upstream() {
+			if res.Steps[up] != client.StatusCompleted {
+				blocked = true
+			}
+		}
+		if blocked {
+			r.printf("  %-20s skipped: an upstream step did not complete\n", st.Name)
+			res.Steps[st.Name] = "skipped"
+			continue
+		}
+		status, err := r.step(ctx, st, spec, run.ID, proj.ID, outputs, stepIDs)
+		if err != nil {
+			r.finish(run.ID, client.StatusFailed)
+			return res, err
+		}
+		res.Steps[st.Name] = status
+		if status != client.StatusCompleted {
+			res.Status = client.StatusFailed
+		}
+	}
+	if err := r.finish(run.ID, res.Status); err != nil {
+		return res, err
+	}
+	r.printf("run %s %s\n", run.Name, res.Status)
+	return res, nil
+}
+
+func (r *Runner) finish(runID, status string) error {
+	end := client.NewTime(time.Now())
+	_, err := r.WS.UpdateRun(context.Background(), runID, client.RunUpdate{Status: &status, EndTime: &end})
+	if err != nil {
+		return fmt.Errorf("record the run's end: %w", err)
+	}
+	return nil
+}
+
+func (r *Runner) pipeline(ctx context.Context, spec *Spec, projectID string) (client.Pipeline, error) {
+	page, err := r.WS.ListPipelines(ctx, &client.ListOptions{Project: projectID, Filters: map[string]string{"name": spec.Name}})
+	if err != nil {
+		return client.Pipeline{}, fmt.Errorf("find pipeline: %w", err)
+	}
+	if len(page.Items) > 0 {
+		return page.Items[0], nil
+	}
+	p, err := r.WS.CreatePipeline(ctx, client.PipelineRequest{Name: spec.Name, Project: projectID})
+	if client.StatusOf(err) == 409 { // created meanwhile by another runner
+		page, err = r.WS.ListPipelines(ctx, &client.ListOptions{Project: projectID, Filters: map[string]string{"name": spec.Name}})
+		if err == nil && len(page.Items) > 0 {
+			return page.Items[0], nil
+		}
+	}
+	if err != nil {
+		return p, fmt.Errorf("create pipeline: %w", err)
+	}
+	return p, nil
+}
+
+func (r *Runner) snapshot(ctx context.Context, spec *Spec, projectID, pipelineID string) (client.Snapshot, error) {
+	stacks, err := r.WS.ListStacks(ctx, &client.ListOptions{Filters: map[string]string{"name": "default"}})
+	if err != nil || len(stacks.Items) == 0 {
+		return client.Snapshot{}, fmt.Errorf("find the default stack: %v", err)
+	}
+	conf, _ := json.Marshal(map[string]any{"name": spec.Name, "env": spec.Env})
+	steps := map[string]json.RawMessage{}
+	var specSteps []map[string]any
+	for _, st := range spec.Steps {
+		b, _ := json.Marshal(map[string]any{"command": st.Command, "inputs": st.Inputs, "outputs": st.Outputs, "upstream_steps": st.Upstream()})
+		steps[st.Name] = b
+		specSteps = append(specSteps, map[string]any{"name": st.Name, "upstream_steps": st.Upstream()})
+	}
+	pspec, _ := json.Marshal(map[string]any{"version": "0.4", "steps": specSteps})
+	snap, err := r.WS.CreateSnapshot(ctx, client.SnapshotRequest{
+		Project: projectID, Pipeline: pipelineID, Stack: stacks.Items[0].ID,
+		RunNameTemplate: spec.Name + "-{date}-{time}", PipelineConfiguration: conf,
+		StepConfigurations: steps, PipelineSpec: pspec, ClientVersion: "enclave-runner",
+	})
+	if err != nil {
+		return snap, fmt.Errorf("create snapshot: %w", err)
+	}
+	return snap, nil
+}
+
+// step runs one step and records it; the error is about recording only.
+func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, projectID string, outputs, stepIDs map[string]string) (string, error) {
+	inputs := map[string][]string{}
+	for name, ref := range st.Inputs {
+		inputs[name] = []string{outputs[ref]}
+	}
+	var parents []string
+	for _, up := range st.Upstream() {
+		parents = append(parents, stepIDs[up])
+	}
+	start := client.NewTime(time.Now())
+	cmdJSON, _ := json.Marshal(map[string]any{"command": st.Command, "outputs": st.Outputs})
+	step, err := r.WS.CreateStep(ctx, client.StepRequest{
+		Name: st.Name, PipelineRunID: runID, Status: client.StatusRunning, StartTime: &start,
+		Inputs: inputs, ParentStepIDs: parents, Config: cmdJSON, CacheKey: cacheKey(st),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create step %s: %w", st.Name, err)
+	}
+	stepIDs[st.Name] = step.ID
+	r.printf("  %-20s running\n", st.Name)
+
+	dir, err := os.MkdirTemp("", "enclave-step-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	env := os.Environ()
+	for k, v := range spec.Env {
+		env = append(env, k+"="+v)
+	}
+	for k, v := range st.Env {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, "ENCLAVE_STEP_NAME="+st.Name, "ENCLAVE_RUN_ID="+runID)
+	outPaths := map[string]string{}
+	for _, o := range st.Outputs {
+		p := filepath.Join(dir, "outputs", o)
+		outPaths[o] = p
+		env = append(env, "ENCLAVE_OUTPUT_"+strings.ToUpper(o)+"="+p)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "outputs"), 0o700); err != nil {
+		return "", err
+	}
+	for name, ref := range st.Inputs {
+		p, err := r.inputPath(ctx, outputs[ref])
+		if err != nil {
+			return "", err
+		}
+		env = append(env, "ENCLAVE_INPUT_"+strings.ToUpper(name)+"="+p)
+	}
+
+	logs := &logSink{ws: r.WS, stepID: step.ID}
+	cmd := exec.CommandContext(ctx, st.Command[0], st.Command[1:]...)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, logs, logs
+	runErr := cmd.Run()
+	status := client.StatusCompleted
+	if runErr != nil {
+		status = client.StatusFailed
+		fmt.Fprintf(logs, "\nstep failed: %v\n", runErr)
+	}
+	produced := map[string][]string{}
+	if status == client.StatusCompleted {
+		for _, o := range st.Outputs {
+			av, err := r.storeOutput(ctx, runID, st.Name, o, outPaths[o], projectID, spec.Name)
+			if err != nil {
+				fmt.Fprintf(logs, "\noutput %s: %v\n", o, err)
+				status = client.StatusFailed
+				break
+			}
+			produced[o] = []string{av}
+			outputs[st.Name+"."+o] = av
+		}
+	}
+	if err := logs.flush(ctx); err != nil {
+		return "", fmt.Errorf("record logs of %s: %w", st.Name, err)
+	}
+	end := client.NewTime(time.Now())
+	if _, err := r.WS.UpdateStep(ctx, step.ID, client.StepUpdate{Status: &status, EndTime: &end, Outputs: produced}); err != nil {
+		return "", fmt.Errorf("record step %s: %w", st.Name, err)
+	}
+	r.printf("  %-20s %s\n", st.Name, status)
+	if status != client.StatusCompleted {
+		r.printf("%s", indent(logs.tail.String()))
+	}
+	return status, nil
+}
+
+func cacheKey(st StepSpec) string {
+	h := sha256.New()
+	for _, a := range st.Command {
+		h.Write([]byte(a + "\x00"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// storeOutput copies an output file into the artifact store, content
+// addressed, and records it as a new version of the artifact <pipeline>.<step>.<output>.
+func (r *Runner) storeOutput(ctx context.Context, runID, step, name, path, projectID, pipeline string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("the step did not write it (%v)", err)
+	}
+	defer f.Close()
+	if err := os.MkdirAll(r.ArtifactDir, 0o700); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(r.ArtifactDir, ".upload-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	size, err := io.Copy(io.MultiWriter(tmp, h), f)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	dst := filepath.Join(r.ArtifactDir, "sha256", sum[:2], sum)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", err
+	}
+	abs, _ := filepath.Abs(dst)
+	dataType, _ := json.Marshal(map[string]any{"attribute": "file", "module": "enclave.runner", "size": size, "sha256": sum})
+	av, err := r.WS.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{
+		ArtifactName: pipeline + "." + step + "." + name, Project: projectID, Type: "DataArtifact",
+		URI: "file://" + abs, DataType: dataType, SaveType: "step_output",
+	})
+	if err != nil {
+		return "", fmt.Errorf("record artifact version: %w", err)
+	}
+	return av.ID, nil
+}
+
+// inputPath turns an input's artifact version into a local path.
+func (r *Runner) inputPath(ctx context.Context, avID string) (string, error) {
+	av, err := r.WS.GetArtifactVersion(ctx, avID, false)
+	if err != nil {
+		return "", fmt.Errorf("input artifact %s: %w", avID, err)
+	}
+	p, ok := strings.CutPrefix(av.Body.URI, "file://")
+	if !ok {
+		return "", fmt.Errorf("input artifact %s is at %s, not in a local artifact store", avID, av.Body.URI)
+	}
+	return p, nil
+}
+
+// logSink collects a step's output and sends it to the workspace in chunks,
+// so that a long step's logs appear while it runs.
+type logSink struct {
+	ws     *client.Workspace
+	stepID string
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	err    error
+	tail   tailBuffer // the last lines, to show when the step fails
+}
+
+// tailBuffer keeps the last 2 KiB written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 2048 {
+		t.b = t.b[len(t.b)-2048:]
+	}
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	return "      | " + strings.ReplaceAll(s, "\n", "\n      | ") + "\n"
+}
+
+const logChunk = 32 << 10
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	l.tail.Write(p)
+	if l.buf.Len() >= logChunk && l.err == nil {
+		l.err = l.ws.AppendStepLogs(context.Background(), l.stepID, l.buf.String())
+		l.buf.Reset()
+	}
+	return len(p), nil
+}
+
+func (l *logSink) flush(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	if l.buf.Len() == 0 {
+		return nil
+	}
+	err := l.ws.AppendStepLogs(ctx, l.stepID, l.buf.String())
+	l.buf.Reset()
+	return err
+}

@@ -1,0 +1,192 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
+	"github.com/enclave-mlops/enclave/internal/workspace"
+)
+
+func TestParseErrors(t *testing.T) {
+	cases := map[string]string{
+		"":          "name",
+		"name: x\n": "no steps",
+		"name: 1x\nsteps: [{name: a, command: x}]":                                                       "must start with a letter",
+		"name: x\nsteps: [{name: a}]":                                                                    "no command",
+		"name: x\nsteps: [{name: a, command: x}, {name: a, command: z}]":                                 "two steps",
+		"name: x\nsteps: [{name: a, command: x, after: [b]}]":                                            "unknown step",
+		"name: x\nsteps: [{name: a, command: x, inputs: {d: b.o}}]":                                      "another step's output",
+		"name: x\nsteps: [{name: a, command: x, outputs: [o]}, {name: b, command: z, inputs: {d: a.p}}]": "no output",
+		"name: x\nsteps: [{name: a, command: x, after: [b]}, {name: b, command: z, after: [a]}]":         "cycle",
+		"name: x\nsteps: [{name: a, command: 5}]":                                                        "command",
+		"name: x\nsteps: [{name: a, command: x, colour: red}]":                                           "unknown field",
+		"name: x\nsteps: [{name: a, command: x, outputs: [o, O]}]":                                       "unique",
+	}
+	for in, want := range cases {
+		_, err := Parse([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want an error about %q", in, err, want)
+		}
+	}
+}
+
+func TestOrder(t *testing.T) {
+	s, err := Parse([]byte(`name: p
+steps:
+  - {name: c, command: x, inputs: {i: b.o}}
+  - {name: a, command: x, outputs: [o]}
+  - {name: b, command: x, inputs: {i: a.o}, outputs: [o]}
+  - {name: d, command: x, after: [a]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, _ := s.Order()
+	var names []string
+	for _, st := range order {
+		names = append(names, st.Name)
+	}
+	if got := strings.Join(names, ","); got != "a,b,c,d" {
+		t.Fatalf("order %s", got)
+	}
+}
+
+const threeSteps = `name: demo
+steps:
+  - name: load
+    command: 'echo loading; printf "1,2\n3,4\n" > "$ENCLAVE_OUTPUT_DATA"'
+    outputs: [data]
+  - name: train
+    inputs: {data: load.data}
+    command: 'echo "rows $(wc -l < "$ENCLAVE_INPUT_DATA")"; echo weights > "$ENCLAVE_OUTPUT_MODEL"'
+    outputs: [model]
+  - name: evaluate
+    inputs: {model: train.model, data: load.data}
+    command: ["/bin/sh", "-c", "cat \"$ENCLAVE_INPUT_MODEL\"; echo accuracy 0.9"]
+`
+
+func startWorkspace(t *testing.T) *client.Workspace {
+	t.Helper()
+	cfg := workspace.Config{
+		StoreURL: sqldbtest.URL(t, "sqlite"), DataDir: t.TempDir(), BackupStrategy: workspace.BackupDisabled, Listen: ":0",
+		SecretsStoreType: "none", DefaultUserName: "admin", DefaultUserPassword: "admin-password",
+		RBACCacheTTL: workspace.DefaultRBACCacheTTL,
+	}
+	srv, err := workspace.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ws := client.NewWorkspace(hs.URL, "", hs.Client())
+	if _, err := ws.LoginPassword(context.Background(), "admin", "admin-password"); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+func TestRunRecordsStepsLogsAndLineage(t *testing.T) {
+	ws := startWorkspace(t)
+	ctx := context.Background()
+	spec, err := Parse([]byte(threeSteps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r := &Runner{WS: ws, ArtifactDir: t.TempDir(), Out: &out}
+	res, err := r.Run(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != client.StatusCompleted {
+		t.Fatalf("run %s:\n%s", res.Status, out.String())
+	}
+	run, err := ws.GetRun(ctx, res.RunID, true)
+	if err != nil || run.Body.Status != client.StatusCompleted || run.Body.EndTime == nil {
+		t.Fatalf("run = %+v, %v", run.Body, err)
+	}
+	steps, err := ws.ListRunSteps(ctx, res.RunID, &client.ListOptions{Size: 10, Hydrate: true})
+	if err != nil || len(steps.Items) != 3 {
+		t.Fatalf("steps = %+v, %v", steps, err)
+	}
+	byName := map[string]client.Step{}
+	for _, s := range steps.Items {
+		byName[s.Name] = s
+		if s.Body.Status != client.StatusCompleted {
+			t.Errorf("step %s is %s", s.Name, s.Body.Status)
+		}
+	}
+	// Lineage: train's input is load's output; evaluate reads both.
+	loadOut := byName["load"].Body.Outputs["data"]
+	if len(loadOut) != 1 || len(byName["train"].Body.Inputs["data"]) != 1 || byName["train"].Body.Inputs["data"][0] != loadOut[0] {
+		t.Fatalf("train's input %v is not load's output %v", byName["train"].Body.Inputs, loadOut)
+	}
+	if byName["evaluate"].Body.Inputs["model"][0] != byName["train"].Body.Outputs["model"][0] {
+		t.Fatal("evaluate's model is not train's")
+	}
+	av, err := ws.GetArtifactVersion(ctx, loadOut[0], true)
+	if err != nil || av.Body.ProducerPipelineRunID == nil || *av.Body.ProducerPipelineRunID != res.RunID {
+		t.Fatalf("artifact version = %+v, %v", av.Body, err)
+	}
+	data, err := os.ReadFile(strings.TrimPrefix(av.Body.URI, "file://"))
+	if err != nil || string(data) != "1,2\n3,4\n" {
+		t.Fatalf("stored artifact: %q, %v", data, err)
+	}
+	logs, err := ws.StepLogs(ctx, byName["train"].ID)
+	if err != nil || !strings.Contains(logs, "rows 2") {
+		t.Fatalf("train logs %q, %v", logs, err)
+	}
+	logs, _ = ws.StepLogs(ctx, byName["evaluate"].ID)
+	if !strings.Contains(logs, "weights") || !strings.Contains(logs, "accuracy 0.9") {
+		t.Fatalf("evaluate logs %q", logs)
+	}
+}
+
+func TestFailedStepStopsItsDownstream(t *testing.T) {
+	ws := startWorkspace(t)
+	spec, err := Parse([]byte(`name: broken
+steps:
+  - {name: a, command: 'echo boom >&2; exit 3', outputs: [o]}
+  - {name: b, command: 'true', inputs: {i: a.o}}
+  - {name: c, command: 'echo independent'}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir(), Out: &out}).Run(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != client.StatusFailed || res.Steps["a"] != client.StatusFailed || res.Steps["b"] != "skipped" || res.Steps["c"] != client.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	if !strings.Contains(out.String(), "boom") {
+		t.Fatalf("the failure's output is not shown:\n%s", out.String())
+	}
+	run, _ := ws.GetRun(context.Background(), res.RunID, false)
+	if run.Body.Status != client.StatusFailed {
+		t.Fatalf("recorded run status %s", run.Body.Status)
+	}
+}
+
+func TestMissingOutputFailsTheStep(t *testing.T) {
+	ws := startWorkspace(t)
+	spec, _ := Parse([]byte("name: lazy\nsteps: [{name: a, command: 'true', outputs: [o]}]\n"))
+	res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir()}).Run(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps["a"] != client.StatusFailed {
+		t.Fatalf("a step that wrote no output: %+v", res)
+	}
+}
