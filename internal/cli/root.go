@@ -58,6 +58,7 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		newPipelineCmd(),
 		newVersionCmd(),
 		newWorkspaceCmd(), newMigrateCmd(),
+		newEnrollCmd(), newDoctorCmd(),
 	)
 	return root
 }

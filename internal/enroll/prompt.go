@@ -1,0 +1,94 @@
+package enroll
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Prompter asks questions the way the seed's script does: "text [default]: ",
+// an empty answer takes the default, and with no default the question is asked
+// again after "Please provide a value.".
+type Prompter struct {
+	in  *bufio.Reader
+	out io.Writer
+	// readPassword reads a line without echo; nil reads it like any answer.
+	readPassword func() (string, error)
+}
+
+// NewPrompter asks on out and reads answers from in. readPassword, when not
+// nil, reads hidden input (golang.org/x/term on a terminal).
+func NewPrompter(in io.Reader, out io.Writer, readPassword func() (string, error)) *Prompter {
+	return &Prompter{in: bufio.NewReader(in), out: out, readPassword: readPassword}
+}
+
+// errNoInput is the end of input while a question waits for an answer.
+var errNoInput = errors.New("input ended before all questions were answered")
+
+// Ask asks text and returns the answer, or def for an empty one.
+func (p *Prompter) Ask(text, def string) (string, error) {
+	return p.ask(text, def, false)
+}
+
+// AskPassword asks without echoing the answer.
+func (p *Prompter) AskPassword(text string) (string, error) {
+	return p.ask(text, "", true)
+}
+
+func (p *Prompter) ask(text, def string, hidden bool) (string, error) {
+	for {
+		if def != "" {
+			fmt.Fprintf(p.out, "%s [%s]: ", text, def)
+		} else {
+			fmt.Fprintf(p.out, "%s: ", text)
+		}
+		var answer string
+		var err error
+		if hidden && p.readPassword != nil {
+			answer, err = p.readPassword()
+			fmt.Fprintln(p.out) // the Enter was not echoed
+		} else {
+			answer, err = p.line()
+		}
+		if err != nil {
+			return "", err
+		}
+		// The seed keeps the answer as typed; only an all-blank one is empty.
+		// Surrounding blanks are dropped here: no answer wants them, and a
+		// pasted URL or id often carries one.
+		if strings.TrimSpace(answer) == "" {
+			if def != "" {
+				return def, nil
+			}
+			fmt.Fprintln(p.out, "Please provide a value.")
+			continue
+		}
+		if hidden {
+			return answer, nil
+		}
+		return strings.TrimSpace(answer), nil
+	}
+}
+
+func (p *Prompter) line() (string, error) {
+	s, err := p.in.ReadString('\n')
+	if err != nil && (s == "" || !errors.Is(err, io.EOF)) {
+		if errors.Is(err, io.EOF) {
+			return "", errNoInput
+		}
+		return "", err
+	}
+	return strings.TrimRight(s, "\r\n"), nil
+}
+
+// Confirm asks a (y/n) question whose default is n, as the seed does, and
+// reports whether the answer was y.
+func (p *Prompter) Confirm(text string) (bool, error) {
+	a, err := p.Ask(text+" (y/n)", "n")
+	if err != nil {
+		return false, err
+	}
+	return strings.EqualFold(a, "y"), nil
+}
