@@ -3,18 +3,21 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/enclave-mlops/enclave/internal/controlplane"
 	"github.com/enclave-mlops/enclave/internal/workspace"
 )
 
 // migrateTargets are the stores `enclave migrate` knows, by name. Each
 // reads its own environment and flags; a new server adds one line here.
 var migrateTargets = map[string]func(cmd *cobra.Command, log *slog.Logger) error{
-	"workspace": migrateWorkspace,
+	"workspace":    migrateWorkspace,
+	"controlplane": migrateControlPlane,
 }
 
 func newMigrateCmd() *cobra.Command {
@@ -43,7 +46,7 @@ pre-upgrade hook).`,
 			return run(cmd, log)
 		},
 	}
-	cmd.Flags().String("database", "", "store URL, overriding the target's environment (ZENML_STORE_URL for workspace)")
+	cmd.Flags().String("database", "", "store URL, overriding the target's environment (ZENML_STORE_URL for workspace, ENCLAVE_DATABASE_URL for controlplane)")
 	return cmd
 }
 
@@ -57,5 +60,24 @@ func migrateWorkspace(cmd *cobra.Command, log *slog.Logger) error {
 		return err
 	}
 	log.Info("workspace store is up to date")
+	return nil
+}
+
+func migrateControlPlane(cmd *cobra.Command, log *slog.Logger) error {
+	cfg, err := controlplane.LoadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if database, _ := cmd.Flags().GetString("database"); database != "" {
+		cfg.DatabaseURL = database
+	}
+	if cfg.DatabaseURL == "" {
+		return fmt.Errorf("no database: set ENCLAVE_DATABASE_URL (or ENCLAVE_DATABASE_HOST and friends) or --database")
+	}
+	n, err := controlplane.Migrate(cmd.Context(), cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	log.Info("control plane store is up to date", "applied", n)
 	return nil
 }
