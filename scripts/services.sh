@@ -6,6 +6,8 @@
 
 : "${ENCLAVE_SERVICES_DIR:=$(mktemp -d /tmp/enclave-services.XXXXXX)}"
 : "${ENCLAVE_PG_PORT:=55432}"
+# The database servers run as their own users and must reach their folders.
+chmod 755 "$ENCLAVE_SERVICES_DIR"
 : "${ENCLAVE_MY_PORT:=53306}"
 
 services_install() {
