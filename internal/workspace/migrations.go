@@ -249,4 +249,34 @@ CREATE TABLE run_metadata (
   user_id VARCHAR(36), created BIGINT NOT NULL,
   PRIMARY KEY (resource_type, resource_id, mkey));
 `},
+	{Version: 2, Name: "indexes for every filter and sort", SQL: `
+CREATE INDEX api_keys_updated ON api_keys (updated, id);
+CREATE INDEX artifacts_updated ON artifacts (updated, id);
+CREATE INDEX flavors_updated ON flavors (updated, id);
+CREATE INDEX model_versions_updated ON model_versions (updated, id);
+CREATE INDEX models_updated ON models (updated, id);
+CREATE INDEX pipeline_snapshots_updated ON pipeline_snapshots (updated, id);
+CREATE INDEX pipelines_updated ON pipelines (updated, id);
+CREATE INDEX projects_updated ON projects (updated, id);
+CREATE INDEX secrets_updated ON secrets (updated, id);
+CREATE INDEX stack_components_updated ON stack_components (updated, id);
+CREATE INDEX stacks_updated ON stacks (updated, id);
+CREATE INDEX tags_updated ON tags (updated, id);
+CREATE INDEX users_updated ON users (updated, id);
+CREATE INDEX api_keys_created ON api_keys (created, id);
+CREATE INDEX api_keys_name_only ON api_keys (name, id);
+CREATE INDEX artifact_versions_save_type ON artifact_versions (save_type, id);
+CREATE INDEX artifact_versions_version_only ON artifact_versions (version, id);
+CREATE INDEX flavors_integration ON flavors (integration, id);
+CREATE INDEX model_versions_name_only ON model_versions (name, id);
+CREATE INDEX model_versions_number_only ON model_versions (number, id);
+CREATE INDEX runs_index ON pipeline_runs (run_index, id);
+CREATE INDEX snapshots_build ON pipeline_snapshots (build_id, id);
+CREATE INDEX snapshots_name ON pipeline_snapshots (name, id);
+CREATE INDEX snapshots_schedule ON pipeline_snapshots (schedule_id, id);
+CREATE INDEX projects_display_name ON projects (display_name, id);
+CREATE INDEX tags_user ON tags (user_id, created, id);
+CREATE INDEX users_email ON users (email, id);
+CREATE INDEX users_full_name ON users (full_name, id);
+`},
 }
