@@ -101,15 +101,14 @@ func newServer(ctx context.Context, cfg Config, db *sqldb.DB, log *slog.Logger) 
 
 // open connects to the store and migrates it.
 func open(ctx context.Context, cfg Config, log *slog.Logger) (*sqldb.DB, error) {
+	if pc, err := sqldb.ParseURL(cfg.StoreURL); err == nil && pc.Dialect == sqldb.SQLite && pc.Path != "" {
+		if err := os.MkdirAll(filepath.Dir(pc.Path), 0o750); err != nil {
+			return nil, err
+		}
+	}
 	db, err := sqldb.Open(ctx, cfg.StoreURL, sqldb.Options{MaxOpen: cfg.PoolSize})
 	if err != nil {
 		return nil, err
-	}
-	if db.Dialect() == sqldb.SQLite && db.Config().Path != "" {
-		if err := os.MkdirAll(filepath.Dir(db.Config().Path), 0o755); err != nil {
-			db.Close()
-			return nil, err
-		}
 	}
 	dir := cfg.BackupDir
 	if dir == "" {
