@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enclave-mlops/enclave/internal/controlplane"
+	"github.com/enclave-mlops/enclave/internal/dashboard"
 )
 
 func newControlPlaneCmd() *cobra.Command {
@@ -62,6 +63,11 @@ flags override it.`,
 				return err
 			}
 			defer srv.Close()
+			ui, err := dashboard.New(dashboard.Options{ControlPlane: srv.Handler(), PublicURL: cfg.ServerURL, Log: log.With("server", "dashboard")})
+			if err != nil {
+				return err
+			}
+			ui.Routes(srv.Mount)
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return err

@@ -20,6 +20,7 @@ import (
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/auth"
 	"github.com/enclave-mlops/enclave/internal/controlplane"
+	"github.com/enclave-mlops/enclave/internal/dashboard"
 	"github.com/enclave-mlops/enclave/internal/workspace"
 )
 
@@ -103,6 +104,11 @@ func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, dataDir, h
 		return err
 	}
 	defer cp.Close()
+	ui, err := dashboard.New(dashboard.Options{ControlPlane: cp.Handler(), PublicURL: cpURL, Log: log.With("server", "dashboard")})
+	if err != nil {
+		return err
+	}
+	ui.Routes(cp.Mount)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return cp.Run(gctx, cpLn) })
 
