@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/enclave-mlops/enclave/internal/errs"
 	"github.com/enclave-mlops/enclave/internal/rbac"
@@ -66,6 +67,17 @@ func (s *Server) orgAccess(ctx context.Context, p *principal, orgID string, t rb
 		return org, errs.E(errs.Forbidden, "your role in this organization does not allow %s on %s", action, t)
 	}
 	return org, nil
+}
+
+// orgInPath reads the organization id of the path and checks action on
+// resources of type t there, returning the id.
+func (s *Server) orgInPath(r *http.Request, p *principal, t rbac.ResourceType, action rbac.Action) (string, error) {
+	id, err := pathID(r, "org")
+	if err != nil {
+		return "", err
+	}
+	_, err = s.orgAccess(r.Context(), p, id, t, action)
+	return id, err
 }
 
 // workspaceAccess checks that p may do action on the workspace itself.

@@ -116,11 +116,8 @@ func (s *Server) updateOrganization(w http.ResponseWriter, r *http.Request, p *p
 }
 
 func (s *Server) deleteOrganization(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "org")
+	id, err := s.orgInPath(r, p, rbac.Organization, rbac.Delete)
 	if err != nil {
-		return err
-	}
-	if _, err := s.orgAccess(r.Context(), p, id, rbac.Organization, rbac.Delete); err != nil {
 		return err
 	}
 	if err := s.store.DeleteOrganization(r.Context(), id); err != nil {
@@ -131,11 +128,8 @@ func (s *Server) deleteOrganization(w http.ResponseWriter, r *http.Request, p *p
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "org")
+	id, err := s.orgInPath(r, p, rbac.Member, rbac.Read)
 	if err != nil {
-		return err
-	}
-	if _, err := s.orgAccess(r.Context(), p, id, rbac.Member, rbac.Read); err != nil {
 		return err
 	}
 	ms, err := s.store.ListMembers(r.Context(), id)
@@ -311,11 +305,8 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request, p *pri
 }
 
 func (s *Server) listInvitations(w http.ResponseWriter, r *http.Request, p *principal) error {
-	orgID, err := pathID(r, "org")
+	orgID, err := s.orgInPath(r, p, rbac.Member, rbac.Read)
 	if err != nil {
-		return err
-	}
-	if _, err := s.orgAccess(r.Context(), p, orgID, rbac.Member, rbac.Read); err != nil {
 		return err
 	}
 	invs, err := s.store.ListInvitations(r.Context(), orgID)

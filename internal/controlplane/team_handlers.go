@@ -30,11 +30,8 @@ func (req teamRequest) apply(t *Team) error {
 }
 
 func (s *Server) listTeams(w http.ResponseWriter, r *http.Request, p *principal) error {
-	orgID, err := pathID(r, "org")
+	orgID, err := s.orgInPath(r, p, rbac.Team, rbac.Read)
 	if err != nil {
-		return err
-	}
-	if _, err := s.orgAccess(r.Context(), p, orgID, rbac.Team, rbac.Read); err != nil {
 		return err
 	}
 	ts, err := s.store.ListTeams(r.Context(), orgID)
@@ -202,11 +199,8 @@ func (req roleRequest) apply(ro *Role) error {
 
 // listRoles returns the built-in roles followed by the organization's own.
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, p *principal) error {
-	orgID, err := pathID(r, "org")
+	orgID, err := s.orgInPath(r, p, rbac.Role, rbac.Read)
 	if err != nil {
-		return err
-	}
-	if _, err := s.orgAccess(r.Context(), p, orgID, rbac.Role, rbac.Read); err != nil {
 		return err
 	}
 	var out []Role
@@ -305,11 +299,8 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) listAssignments(w http.ResponseWriter, r *http.Request, p *principal) error {
-	orgID, err := pathID(r, "org")
+	orgID, err := s.orgInPath(r, p, rbac.Role, rbac.Read)
 	if err != nil {
-		return err
-	}
-	if _, err := s.orgAccess(r.Context(), p, orgID, rbac.Role, rbac.Read); err != nil {
 		return err
 	}
 	as, err := s.store.ListAssignments(r.Context(), orgID)

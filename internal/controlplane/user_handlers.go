@@ -140,11 +140,8 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p *principal) error {
-	orgID, err := pathID(r, "org")
+	orgID, err := s.orgInPath(r, p, rbac.ServiceAccount, rbac.Read)
 	if err != nil {
-		return err
-	}
-	if _, err := s.orgAccess(r.Context(), p, orgID, rbac.ServiceAccount, rbac.Read); err != nil {
 		return err
 	}
 	ms, err := s.store.ListMembers(r.Context(), orgID)

@@ -172,6 +172,17 @@ func (s *session) wait() (string, int) {
 	return "", -1
 }
 
+// answerUpToName answers the script's questions through the workspace name
+// for a control plane with one organization, org.
+func (s *session) answerUpToName(base string, org client.Organization, name string) {
+	s.t.Helper()
+	s.expect("What is the URL of your ZenML Pro instance?", base)
+	s.expect("Enter the ZenML Pro admin account username [admin]:", "")
+	s.expect("Enter the ZenML Pro admin account password:", adminPassword)
+	s.expect("The following organization was found: "+org.Name+" ["+org.ID+"]. Use this organization? (y/n) [n]:", "y")
+	s.expect("Choose a name for the workspace (only lowercase letters, numbers, and hyphens) [zenml-", name)
+}
+
 var enrolledLine = regexp.MustCompile(`Workspace enrolled successfully: ([a-z0-9-]+) \[([0-9a-f-]{36})\]`)
 
 // values is the part of the written values file the test checks.
@@ -259,11 +270,7 @@ func TestEnrollScriptOneOrganization(t *testing.T) {
 	}
 	dir := t.TempDir()
 	s := runScript(t, dir)
-	s.expect("What is the URL of your ZenML Pro instance?", base)
-	s.expect("Enter the ZenML Pro admin account username [admin]:", "")
-	s.expect("Enter the ZenML Pro admin account password:", adminPassword)
-	s.expect("The following organization was found: acme ["+org.ID+"]. Use this organization? (y/n) [n]:", "y")
-	s.expect("Choose a name for the workspace (only lowercase letters, numbers, and hyphens) [zenml-", "ml-team")
+	s.answerUpToName(base, org, "ml-team")
 	out, code := s.wait()
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
@@ -318,11 +325,7 @@ func TestEnrollScriptOverwrite(t *testing.T) {
 	// Declining leaves the workspace alone.
 	dir := t.TempDir()
 	s := runScript(t, dir)
-	s.expect("instance?", base)
-	s.expect("username [admin]:", "")
-	s.expect("password:", adminPassword)
-	s.expect("Use this organization? (y/n) [n]:", "y")
-	s.expect("Choose a name", "shared-ws")
+	s.answerUpToName(base, org, "shared-ws")
 	s.expect("A workspace with name shared-ws already exists. Overwrite? (y/n) [n]:", "")
 	out, code := s.wait()
 	if code != 0 || !strings.Contains(out, "Exiting.") {
@@ -334,11 +337,7 @@ func TestEnrollScriptOverwrite(t *testing.T) {
 
 	// Accepting deletes it and enrolls a new one.
 	s = runScript(t, dir)
-	s.expect("instance?", base)
-	s.expect("username [admin]:", "")
-	s.expect("password:", adminPassword)
-	s.expect("Use this organization? (y/n) [n]:", "y")
-	s.expect("Choose a name", "shared-ws")
+	s.answerUpToName(base, org, "shared-ws")
 	s.expect("already exists. Overwrite? (y/n) [n]:", "y")
 	out, code = s.wait()
 	if code != 0 {

@@ -128,11 +128,7 @@ func TestWorkspaceFromSeedValues(t *testing.T) {
 	}
 	dir := t.TempDir()
 	s := runScript(t, dir)
-	s.expect("instance?", base)
-	s.expect("username [admin]:", "")
-	s.expect("password:", adminPassword)
-	s.expect("Use this organization? (y/n) [n]:", "y")
-	s.expect("Choose a name", "from-seed")
+	s.answerUpToName(base, org, "from-seed")
 	out, code := s.wait()
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
