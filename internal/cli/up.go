@@ -30,7 +30,7 @@ type upState struct {
 	ControlPlaneURL string `json:"controlplane_url"`
 	WorkspaceURL    string `json:"workspace_url"`
 	AdminPassword   string `json:"admin_password"`
-	Organization  struct {
+	Organization    struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"organization"`
