@@ -19,5 +19,10 @@ services_start
 
 # Every test that needs a real part fails instead of skipping when this is set.
 export ENCLAVE_REQUIRE_SERVICES=1
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" $unformatted >&2
+	exit 1
+fi
 go vet ./...
 go test -race -count=1 -timeout 45m "$@" ./...
