@@ -59,9 +59,8 @@ password comes from --password-file, --password-stdin or ENCLAVE_PASSWORD.`,
 			var p *enroll.Prompter
 			if interactive {
 				fd := int(in.(*os.File).Fd())
-				p = enroll.NewPrompter(in, cmd.OutOrStdout(), func() (string, error) {
-					b, err := term.ReadPassword(fd)
-					return string(b), err
+				p = enroll.NewPrompter(in, cmd.OutOrStdout(), func(prompt func()) (string, error) {
+					return readHidden(fd, prompt)
 				})
 			}
 			_, err = enroll.Run(cmd.Context(), o, p, cmd.OutOrStdout())
@@ -117,4 +116,17 @@ func readPasswordLine(r io.Reader) (string, error) {
 		return "", errors.New("--password-stdin: standard input held no password")
 	}
 	return pw, nil
+}
+
+// readHidden reads a password from the terminal fd. Echo goes off before the
+// question shows, so that an answer typed ahead of it is not shown either.
+func readHidden(fd int, prompt func()) (string, error) {
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		return "", err
+	}
+	defer term.Restore(fd, old)
+	prompt()
+	b, err := term.ReadPassword(fd)
+	return string(b), err
 }

@@ -206,7 +206,7 @@ func TestRunAsks(t *testing.T) {
 		"team-a", // workspace
 	}, "\n") + "\n"
 	var out bytes.Buffer
-	password := func() (string, error) { return adminPassword, nil }
+	password := func(prompt func()) (string, error) { prompt(); return adminPassword, nil }
 	p := NewPrompter(strings.NewReader(answers), &out, password)
 	res, err := Run(ctx, Options{Output: filepath.Join(dir, "v.yaml")}, p, &out)
 	if err != nil {
@@ -244,7 +244,7 @@ func TestRunDeclines(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for name, answers := range map[string]string{
-		"organization": "\n",          // Use this organization? [n]
+		"organization": "\n",           // Use this organization? [n]
 		"overwrite":    "y\ntaken\n\n", // yes, the name taken, Overwrite? [n]
 	} {
 		t.Run(name, func(t *testing.T) {

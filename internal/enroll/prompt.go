@@ -14,13 +14,16 @@ import (
 type Prompter struct {
 	in  *bufio.Reader
 	out io.Writer
-	// readPassword reads a line without echo; nil reads it like any answer.
-	readPassword func() (string, error)
+	// readPassword prints the question with prompt and reads a line without
+	// echo; nil reads it like any answer.
+	readPassword func(prompt func()) (string, error)
 }
 
 // NewPrompter asks on out and reads answers from in. readPassword, when not
-// nil, reads hidden input (golang.org/x/term on a terminal).
-func NewPrompter(in io.Reader, out io.Writer, readPassword func() (string, error)) *Prompter {
+// nil, reads hidden input (golang.org/x/term on a terminal). It calls prompt
+// to print the question, so that a terminal can turn echo off first: what is
+// typed ahead of the question must not show either.
+func NewPrompter(in io.Reader, out io.Writer, readPassword func(prompt func()) (string, error)) *Prompter {
 	return &Prompter{in: bufio.NewReader(in), out: out, readPassword: readPassword}
 }
 
@@ -38,18 +41,21 @@ func (p *Prompter) AskPassword(text string) (string, error) {
 }
 
 func (p *Prompter) ask(text, def string, hidden bool) (string, error) {
-	for {
+	prompt := func() {
 		if def != "" {
 			fmt.Fprintf(p.out, "%s [%s]: ", text, def)
 		} else {
 			fmt.Fprintf(p.out, "%s: ", text)
 		}
+	}
+	for {
 		var answer string
 		var err error
 		if hidden && p.readPassword != nil {
-			answer, err = p.readPassword()
+			answer, err = p.readPassword(prompt)
 			fmt.Fprintln(p.out) // the Enter was not echoed
 		} else {
+			prompt()
 			answer, err = p.line()
 		}
 		if err != nil {

@@ -9,7 +9,8 @@ import (
 func TestPrompter(t *testing.T) {
 	var out bytes.Buffer
 	hidden := 0
-	p := NewPrompter(strings.NewReader("\n  spaced  \n\nY\n"), &out, func() (string, error) {
+	p := NewPrompter(strings.NewReader("\n  spaced  \n\nY\n"), &out, func(prompt func()) (string, error) {
+		prompt()
 		hidden++
 		return " secret with blanks ", nil
 	})
