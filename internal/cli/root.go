@@ -56,6 +56,8 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		newControlPlaneCmd(),
 		newUpCmd(),
 		newPipelineCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
 		newVersionCmd(),
 		newWorkspaceCmd(), newMigrateCmd(),
 		newEnrollCmd(), newDoctorCmd(),

@@ -137,3 +137,14 @@ CREATE TABLE cp_revoked_tokens (
 	expires BIGINT NOT NULL
 )`},
 }
+
+// Schema describes the control plane's store for `enclave backup` and
+// `enclave restore`; tables come after those they refer to.
+func Schema() sqldb.Schema {
+	return sqldb.Schema{
+		Name: "controlplane", VersionTable: versionTable, Migrations: migrations,
+		Tables: []string{"cp_signing_keys", "cp_users", "cp_organizations", "cp_org_members", "cp_teams",
+			"cp_team_members", "cp_roles", "cp_workspaces", "cp_role_assignments", "cp_shares",
+			"cp_api_keys", "cp_invitations", "cp_revoked_tokens"},
+	}
+}

@@ -1,0 +1,140 @@
+package sqldb_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
+)
+
+var dumpSchema = sqldb.Schema{
+	Name:         "test",
+	VersionTable: "dump_schema",
+	Tables:       []string{"parents", "children"},
+	Migrations: []sqldb.Migration{
+		{Version: 1, Name: "tables", SQL: `
+CREATE TABLE parents (id VARCHAR(36) PRIMARY KEY, name VARCHAR(255) NOT NULL, active BOOLEAN NOT NULL, body BLOBTEXT, created BIGINT NOT NULL);
+CREATE TABLE children (id VARCHAR(36) PRIMARY KEY, parent_id VARCHAR(36) NOT NULL REFERENCES parents (id), note VARCHAR(100))`},
+		{Version: 2, Name: "index", SQL: `CREATE INDEX children_parent ON children (parent_id)`},
+	},
+}
+
+type parentRow struct {
+	id, name string
+	active   bool
+	body     string
+	created  int64
+}
+
+func fillDumpSource(t *testing.T, db *sqldb.DB) []parentRow {
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx, dumpSchema.VersionTable, dumpSchema.Migrations[:1], nil); err != nil {
+		t.Fatal(err)
+	}
+	rows := []parentRow{
+		{"p1", "plain", true, "short", 1},
+		{"p2", "ünïcødé \"quoted\" 'single'", false, strings.Repeat("long ", 20000), 1_800_000_000_000_000},
+		{"p3", "null body", true, "", -5},
+	}
+	for _, r := range rows {
+		var body any = r.body
+		if r.id == "p3" {
+			body = nil
+		}
+		if _, err := db.Exec(ctx, "INSERT INTO parents (id, name, active, body, created) VALUES (?, ?, ?, ?, ?)", r.id, r.name, r.active, body, r.created); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 1200; i++ { // more than one batch
+		if _, err := db.Exec(ctx, "INSERT INTO children (id, parent_id, note) VALUES (?, ?, ?)", fmt.Sprintf("c%04d", i), "p1", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rows
+}
+
+// TestDumpRestoreAcrossDialects dumps from each dialect and restores into each.
+func TestDumpRestoreAcrossDialects(t *testing.T) {
+	ctx := context.Background()
+	for _, from := range sqldbtest.Dialects {
+		for _, to := range sqldbtest.Dialects {
+			t.Run(from+"→"+to, func(t *testing.T) {
+				src := sqldbtest.MustOpen(t, sqldbtest.URL(t, from))
+				want := fillDumpSource(t, src)
+				var buf bytes.Buffer
+				n, err := src.Dump(ctx, dumpSchema, &buf)
+				if err != nil || n != 1203 {
+					t.Fatalf("Dump = %d, %v", n, err)
+				}
+				dst := sqldbtest.MustOpen(t, sqldbtest.URL(t, to))
+				got, err := dst.Restore(ctx, dumpSchema, bytes.NewReader(buf.Bytes()))
+				if err != nil || got != n {
+					t.Fatalf("Restore = %d, %v", got, err)
+				}
+				if v, _ := dst.Version(ctx, dumpSchema.VersionTable); v != 2 {
+					t.Fatalf("restored store at version %d, want migrated to 2", v)
+				}
+				for _, w := range want {
+					var name string
+					var active bool
+					var body *string
+					var created int64
+					if err := dst.QueryRow(ctx, "SELECT name, active, body, created FROM parents WHERE id = ?", w.id).Scan(&name, &active, &body, &created); err != nil {
+						t.Fatal(err)
+					}
+					if name != w.name || active != w.active || created != w.created || (w.id == "p3") != (body == nil) || (body != nil && *body != w.body) {
+						t.Fatalf("row %s restored as %q %v %v %d", w.id, name, active, body != nil, created)
+					}
+				}
+				var children int
+				dst.QueryRow(ctx, "SELECT COUNT(*) FROM children").Scan(&children)
+				if children != 1200 {
+					t.Fatalf("%d children restored", children)
+				}
+				// A second restore into the now full database is refused.
+				if _, err := dst.Restore(ctx, dumpSchema, bytes.NewReader(buf.Bytes())); err == nil || !strings.Contains(err.Error(), "not empty") {
+					t.Fatalf("restore into a full database: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestRestoreRefusesBadDumps(t *testing.T) {
+	ctx := context.Background()
+	src := sqldbtest.MustOpen(t, sqldbtest.URL(t, "sqlite"))
+	fillDumpSource(t, src)
+	var buf bytes.Buffer
+	if _, err := src.Dump(ctx, dumpSchema, &buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.String()
+	lines := strings.Split(strings.TrimSuffix(good, "\n"), "\n")
+	cases := map[string]string{
+		"truncated":       strings.Join(lines[:len(lines)/2], "\n"),
+		"no end line":     strings.Join(lines[:len(lines)-1], "\n"),
+		"a row removed":   strings.Join(append(append([]string{}, lines[:5]...), lines[6:]...), "\n"),
+		"not a dump":      "hello",
+		"other schema":    strings.Replace(good, `"schema":"test"`, `"schema":"workspace"`, 1),
+		"newer version":   strings.Replace(good, `"version":1`, `"version":9`, 1),
+		"injected column": strings.Replace(good, `"columns":["id","parent_id","note"]`, `"columns":["id","parent_id","note) VALUES ('x','p1','y'); DROP TABLE parents; --"]`, 1),
+		"unknown table":   strings.Replace(good, `"table":"children"`, `"table":"dump_schema"`, 1),
+		"wrong arity":     strings.Replace(good, `["p1",`, `["p1","extra",`, 1),
+	}
+	for name, dump := range cases {
+		t.Run(name, func(t *testing.T) {
+			dst := sqldbtest.MustOpen(t, sqldbtest.URL(t, "sqlite"))
+			if _, err := dst.Restore(ctx, dumpSchema, strings.NewReader(dump)); err == nil {
+				t.Fatal("restored a bad dump")
+			}
+			// Nothing stays behind, and a good dump restores afterwards.
+			if _, err := dst.Restore(ctx, dumpSchema, strings.NewReader(good)); err != nil {
+				t.Fatalf("good dump after a refused one: %v", err)
+			}
+		})
+	}
+}
