@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// request is one request of a scenario; i counts requests from 0.
+type request func(i int) (method, url string, body []byte)
+
+// result is what a scenario measured.
+type result struct {
+	name     string
+	n, errs  int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	firstErr string
+}
+
+func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+// client is one keep-alive connection per worker, no compression, as a
+// load generator on loopback should be.
+func newHTTPClient(conc int) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true}}
+}
+
+// drive sends at most max requests from conc workers, or as many as fit in
+// limit, and records each one's latency. Requests are closed-loop: a worker
+// sends its next request when the last one is answered.
+func drive(name string, hc *http.Client, token string, conc, max int, limit time.Duration, req request) result {
+	var next atomic.Int64
+	lats := make([][]time.Duration, conc)
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(limit)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= max || time.Now().After(deadline) {
+					return
+				}
+				method, url, body := req(i)
+				t0 := time.Now()
+				err := do(hc, token, method, url, body)
+				lats[w] = append(lats[w], time.Since(t0))
+				if err != nil {
+					if errs.Add(1) == 1 {
+						firstErr.Store(err.Error())
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	r := result{name: name, n: len(all), errs: int(errs.Load()), elapsed: elapsed}
+	if len(all) > 0 {
+		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
+	}
+	if s, ok := firstErr.Load().(string); ok {
+		r.firstErr = s
+	}
+	return r
+}
+
+func do(hc *http.Client, token, method, url string, body []byte) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %.200s", method, url, resp.StatusCode, data)
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }

@@ -1,0 +1,218 @@
+// Command workspace measures the workspace server at scale: it fills a
+// store with a million runs (a tenth of them with ten steps), starts the real
+// `enclave workspace` binary on one core and drives it from another, next to
+// a bare net/http handler serving a byte-identical run document on the same
+// core, the ceiling. It prints a Markdown table: GET of a run against that
+// ceiling, filtered and sorted lists of 50 runs, step creation through the
+// API, and the server's resident memory at rest and under load.
+//
+//	bench/workspace/run.sh             (both databases, 1 M runs)
+//	go run ./bench/workspace -enclave ./enclave -db sqlite -runs 100000
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+)
+
+const adminPassword = "bench-admin-password"
+
+var cleanups []func()
+
+type options struct {
+	enclave, db, url     string
+	reuse                string
+	runs, steps, pipes   int
+	serverCPU            string
+	conc, listConc, reqs int
+	limit                time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.enclave, "enclave", "enclave", "enclave binary")
+	flag.StringVar(&o.db, "db", "sqlite", "sqlite or postgresql")
+	flag.StringVar(&o.reuse, "reuse", "", "folder to keep the SQLite store and what the fill wrote in, and to reuse them from on the next run")
+	flag.StringVar(&o.url, "url", "", "store URL (postgresql: an empty database; sqlite: a fresh file by default)")
+	flag.IntVar(&o.runs, "runs", 1_000_000, "runs to fill the store with")
+	flag.IntVar(&o.steps, "steps", 10, "steps of every tenth run")
+	flag.IntVar(&o.pipes, "pipelines", 20, "pipelines the runs belong to")
+	flag.StringVar(&o.serverCPU, "server-cpu", "0", "core the servers are pinned to (run this program on another)")
+	flag.IntVar(&o.conc, "c", 8, "concurrent requests for GET and step creation")
+	flag.IntVar(&o.listConc, "list-c", 4, "concurrent requests for lists")
+	flag.IntVar(&o.reqs, "n", 20000, "requests per scenario at most")
+	flag.DurationVar(&o.limit, "t", 15*time.Second, "time per scenario at most")
+	bare := flag.String("bare", "", "internal: serve this file as the bare handler")
+	bareListen := flag.String("bare-listen", "", "internal: the bare handler's address")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	if *bare != "" {
+		serveBare(*bare, *bareListen)
+		return
+	}
+	defer runCleanups()
+	run(o)
+}
+
+func run(o options) {
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "bench-workspace-")
+	check(err)
+	cleanups = append(cleanups, func() { os.RemoveAll(work) })
+	dir := work
+	if o.reuse != "" {
+		dir = o.reuse
+		check(os.MkdirAll(dir, 0o700))
+	}
+	storeURL := o.url
+	if o.db == "sqlite" && storeURL == "" {
+		storeURL = "sqlite:///" + filepath.Join(dir, "ws.db")
+	}
+	if storeURL == "" {
+		fatalf("-url is required for %s", o.db)
+	}
+	fx, key := loadFixture(dir)
+	if fx == nil {
+		fx, key = setupAndFill(ctx, o, storeURL, work)
+		saveFixture(dir, fx, key)
+	}
+
+	srv := startServer(o.enclave, storeURL, work, o.serverCPU)
+	time.Sleep(2 * time.Second)
+	restStart := rssKiB(srv.pid())
+	ws := client.NewWorkspace(srv.url(), "", nil)
+	tok, err := ws.LoginAPIKey(ctx, key)
+	check(err)
+
+	hc := newHTTPClient(max(o.conc, o.listConc))
+	doc := fetch(hc, tok.AccessToken, srv.url()+"/api/v1/runs/"+fx.runIDs[0])
+	bare := startBare(o.serverCPU, doc, work)
+
+	var rows []result
+	sc := scenarios(srv.url(), fx)
+	// Warm both up, so that neither pays for first connections and caches.
+	drive("warm", hc, "", o.conc, 2000, 2*time.Second, sc.getOne(bare.url()))
+	drive("warm", hc, tok.AccessToken, o.conc, 2000, 2*time.Second, sc.getRun)
+	rows = append(rows, drive("bare net/http: GET run", hc, "", o.conc, o.reqs, o.limit, sc.getOne(bare.url())))
+	peak := watchRSS(srv.pid())
+	rows = append(rows, drive("enclave: GET run (API key session)", hc, tok.AccessToken, o.conc, o.reqs, o.limit, sc.getRun))
+	for _, l := range sc.lists {
+		rows = append(rows, drive("enclave: list 50 runs, "+l.name, hc, tok.AccessToken, o.listConc, o.reqs, o.limit, l.req))
+	}
+	rows = append(rows, drive("enclave: create step", hc, tok.AccessToken, o.conc, o.reqs, o.limit, sc.createStep))
+	loadPeak := peak.end()
+	time.Sleep(3 * time.Second)
+	restEnd := rssKiB(srv.pid())
+	bare.stop()
+	srv.stop()
+	report(o, rows, restStart, restEnd, loadPeak)
+}
+
+// setupAndFill has the server make the schema, the first admin and the
+// default stack, creates pipelines and snapshots through the API, and fills
+// the store through SQL with the server stopped.
+func setupAndFill(ctx context.Context, o options, storeURL, work string) (*fixture, string) {
+	srv := startServer(o.enclave, storeURL, work, o.serverCPU)
+	fx, key := setup(ctx, srv, o.pipes)
+	srv.stop()
+	db, err := sqldb.Open(ctx, storeURL, sqldb.Options{MaxOpen: 1})
+	check(err)
+	fill(ctx, db, fx, o.runs, o.steps)
+	if db.Dialect() == sqldb.Postgres {
+		// What autovacuum does after a bulk insert: statistics and the
+		// visibility map that index-only scans need.
+		_, err = db.Exec(ctx, "VACUUM ANALYZE")
+		check(err)
+	}
+	check(db.Close())
+	return fx, key
+}
+
+// setup creates what the fill refers to: pipelines with a snapshot each, and
+// a service account whose API key the load logs in with.
+func setup(ctx context.Context, srv *server, pipes int) (*fixture, string) {
+	ws := client.NewWorkspace(srv.url(), "", nil)
+	tok, err := ws.LoginPassword(ctx, "admin", adminPassword)
+	check(err)
+	ws.SetToken(tok.AccessToken)
+	sa, err := ws.CreateServiceAccount(ctx, client.ServiceAccountRequest{Name: "bench"})
+	check(err)
+	key, err := ws.CreateAPIKey(ctx, sa.ID, client.APIKeyRequest{Name: "bench"})
+	check(err)
+	proj, err := ws.GetProject(ctx, "default")
+	check(err)
+	stacks, err := ws.ListStacks(ctx, &client.ListOptions{Filters: map[string]string{"name": "default"}})
+	check(err)
+	fx := &fixture{projectID: proj.ID, userID: sa.ID, stackID: stacks.Items[0].ID}
+	for i := 0; i < pipes; i++ {
+		name := fmt.Sprintf("pipeline-%02d", i)
+		p, err := ws.CreatePipeline(ctx, client.PipelineRequest{Name: name, Project: "default"})
+		check(err)
+		snap, err := ws.CreateSnapshot(ctx, client.SnapshotRequest{Project: "default", Pipeline: p.ID, Stack: fx.stackID,
+			RunNameTemplate: name + "-{date}", PipelineConfiguration: json.RawMessage(`{"name":"` + name + `"}`),
+			StepConfigurations: map[string]json.RawMessage{"load": json.RawMessage(`{"config":{}}`)}})
+		check(err)
+		fx.pipelines = append(fx.pipelines, pipelineRef{id: p.ID, name: name, snapshotID: snap.ID})
+	}
+	return fx, key.Body.Key
+}
+
+func fetch(hc *http.Client, token, url string) []byte {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	check(err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	check(err)
+	if resp.StatusCode != http.StatusOK {
+		fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return b
+}
+
+func report(o options, rows []result, restStart, restEnd, loadPeak int64) {
+	fmt.Printf("\n%s, %d runs (%d with %d steps), server on core %s; GET and step creation %d at once, lists %d at once.\n\n",
+		o.db, o.runs, o.runs/10, o.steps, o.serverCPU, o.conc, o.listConc)
+	fmt.Println("| scenario | requests | errors | req/s | p50 ms | p99 ms |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %d | %d | %.0f | %s | %s |\n", r.name, r.n, r.errs, r.rps(), ms(r.p50), ms(r.p99))
+		if r.firstErr != "" {
+			log.Printf("%s: first error: %s", r.name, r.firstErr)
+		}
+	}
+	fmt.Printf("\nGET run, enclave ÷ bare net/http: %.2f\n", rows[1].rps()/rows[0].rps())
+	fmt.Printf("resident memory: %s at rest after start, %s peak under load, %s at rest after load\n",
+		mib(restStart), mib(loadPeak), mib(restEnd))
+}
+
+func runCleanups() {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+}
+
+func check(err error) {
+	if err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	runCleanups()
+	log.Fatalf(format, args...)
+}

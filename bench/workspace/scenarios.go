@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// scenarioSet builds the requests of each scenario from what the fill wrote.
+// Filter values vary from request to request, so that no answer is simply
+// served again from a cache.
+type scenarioSet struct {
+	getRun, createStep request
+	getOne             func(base string) request
+	lists              []listScenario
+}
+
+type listScenario struct {
+	name string
+	req  request
+}
+
+func scenarios(base string, fx *fixture) scenarioSet {
+	// Each request derives its choice from its number, so that concurrent
+	// workers need no shared random source.
+	runURL := func(i int) string { return base + "/api/v1/runs/" + fx.runIDs[(i*7919)%len(fx.runIDs)] }
+	list := func(params func(i int) url.Values) request {
+		return func(i int) (string, string, []byte) {
+			q := params(i)
+			q.Set("size", "50")
+			return "GET", base + "/api/v1/runs?" + q.Encode(), nil
+		}
+	}
+	wireTime := func(us int64) string { return time.UnixMicro(us).UTC().Format("2006-01-02 15:04:05") }
+	span := fx.lastCreated - fx.firstCreated
+	// Step names are unique per run, also across runs of this program on a
+	// reused store.
+	nonce := strconv.FormatInt(time.Now().Unix(), 36)
+	statuses := []string{"completed", "failed", "cached", "running"}
+	s := scenarioSet{
+		getRun: func(i int) (string, string, []byte) { return "GET", runURL(i), nil },
+		getOne: func(b string) request {
+			return func(int) (string, string, []byte) { return "GET", b + "/api/v1/runs/" + fx.runIDs[0], nil }
+		},
+		createStep: func(i int) (string, string, []byte) {
+			run := fx.emptyRunIDs[(i/50)%len(fx.emptyRunIDs)]
+			body, _ := json.Marshal(map[string]any{"name": fmt.Sprintf("bench-%s-%d", nonce, i), "pipeline_run_id": run,
+				"status": "completed", "cache_key": fmt.Sprintf("key-%d", i), "code_hash": "abc123",
+				"config": map[string]any{"enable_cache": true}, "spec": map[string]any{}})
+			return "POST", base + "/api/v1/steps", body
+		},
+	}
+	s.lists = []listScenario{
+		{"status, newest first", list(func(i int) url.Values {
+			return url.Values{"status": {statuses[i%len(statuses)]}, "sort_by": {"desc:created"}}
+		})},
+		{"pipeline_id, newest first", list(func(i int) url.Values {
+			return url.Values{"pipeline_id": {fx.pipelines[(i*7)%len(fx.pipelines)].id}, "sort_by": {"desc:created"}}
+		})},
+		{"created before a time, newest first", list(func(i int) url.Values {
+			t := fx.firstCreated + int64(uint64(i)*2654435761%1000)*span/1000
+			return url.Values{"created": {"lt:" + wireTime(t)}, "sort_by": {"desc:created"}}
+		})},
+		{"created after a time, oldest first", list(func(i int) url.Values {
+			t := fx.firstCreated + int64(uint64(i)*2654435761%1000)*span/1000
+			return url.Values{"created": {"gte:" + wireTime(t)}, "sort_by": {"asc:created"}}
+		})},
+		{"name contains, newest first", list(func(i int) url.Values {
+			return url.Values{"name": {"contains:" + fx.pipelines[(i*3)%len(fx.pipelines)].name}, "sort_by": {"desc:created"}}
+		})},
+		{"no filter, page 2000 (offset 100 000)", list(func(i int) url.Values {
+			return url.Values{"page": {"2000"}, "sort_by": {"desc:created"}}
+		})},
+	}
+	return s
+}
