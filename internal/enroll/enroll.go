@@ -127,6 +127,22 @@ func checkHTTPURL(flag, v string) error {
 	return nil
 }
 
+// complete reports the first answer missing from flags, in the order the
+// questions would come.
+func (o *Options) complete() error {
+	switch {
+	case o.URL == "":
+		return errors.New("--url is required")
+	case !o.PasswordGiven:
+		return errors.New("no password: give --password-file, --password-stdin or ENCLAVE_PASSWORD")
+	case o.Organization == "" && o.CreateOrganization == "":
+		return errors.New("--organization (id or name) or --create-organization is required")
+	case o.Workspace == "":
+		return errors.New("--workspace is required")
+	}
+	return nil
+}
+
 // HTTPClient returns a client that trusts the system's roots, plus the PEM
 // certificates in caFile when given (an internal CA).
 func HTTPClient(caFile string) (*http.Client, error) {
@@ -156,11 +172,13 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 	if err := o.Check(); err != nil {
 		return res, err
 	}
+	if p == nil {
+		if err := o.complete(); err != nil {
+			return res, err
+		}
+	}
 	var err error
 	if o.URL == "" {
-		if p == nil {
-			return res, errors.New("--url is required")
-		}
 		for {
 			if o.URL, err = p.Ask("What is the URL of your ZenML Pro instance? (e.g. https://zenml-pro.mydomain.com)", ""); err != nil {
 				return res, err
@@ -181,9 +199,6 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 		}
 	}
 	if !o.PasswordGiven {
-		if p == nil {
-			return res, errors.New("no password: give --password-file, --password-stdin or ENCLAVE_PASSWORD")
-		}
 		if o.Password, err = p.AskPassword("Enter the ZenML Pro admin account password"); err != nil {
 			return res, err
 		}
@@ -203,9 +218,6 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 	res.Organization = org
 
 	if o.Workspace == "" {
-		if p == nil {
-			return res, errors.New("--workspace is required")
-		}
 		def := "zenml-" + randomHex(4)
 		for {
 			if o.Workspace, err = p.Ask("Choose a name for the workspace (only lowercase letters, numbers, and hyphens)", def); err != nil {
@@ -223,9 +235,11 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 	}
 	res.Output = o.Output
 
-	existing, err := cp.ListWorkspaces(ctx, org.ID, o.Workspace)
-	if err != nil {
-		return res, fmt.Errorf("list the workspaces of %s: %w", org.Name, err)
+	var existing []client.ControlPlaneWorkspace
+	if org.ID != "" { // a new organization has none
+		if existing, err = cp.ListWorkspaces(ctx, org.ID, o.Workspace); err != nil {
+			return res, fmt.Errorf("list the workspaces of %s: %w", org.Name, err)
+		}
 	}
 	if len(existing) > 0 && !o.Overwrite {
 		if p == nil {
@@ -258,6 +272,13 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 		return res, err
 	}
 
+	if org.ID == "" {
+		if org, err = cp.CreateOrganization(ctx, o.CreateOrganization, ""); err != nil {
+			return res, fmt.Errorf("create organization %s: %w", o.CreateOrganization, err)
+		}
+		fmt.Fprintf(out, "Organization created successfully: %s [%s]\n", org.Name, org.ID)
+		res.Organization = org
+	}
 	for _, w := range existing {
 		if err := cp.DeleteWorkspace(ctx, w.ID); err != nil {
 			return res, fmt.Errorf("delete workspace %s: %w", w.ID, err)
@@ -311,12 +332,9 @@ To install the workspace, run:
 // when the person declined.
 func pickOrganization(ctx context.Context, cp *client.ControlPlane, o *Options, p *Prompter, out io.Writer) (client.Organization, bool, error) {
 	if o.CreateOrganization != "" {
-		org, err := cp.CreateOrganization(ctx, o.CreateOrganization, "")
-		if err != nil {
-			return org, false, fmt.Errorf("create organization %s: %w", o.CreateOrganization, err)
-		}
-		fmt.Fprintf(out, "Organization created successfully: %s [%s]\n", org.Name, org.ID)
-		return org, true, nil
+		// Created only once everything else is known, so that a bad answer
+		// later leaves nothing behind.
+		return client.Organization{Name: o.CreateOrganization}, true, nil
 	}
 	orgs, err := cp.ListOrganizations(ctx)
 	if err != nil {
@@ -336,9 +354,6 @@ func pickOrganization(ctx context.Context, cp *client.ControlPlane, o *Options, 
 			names = append(names, org.Name)
 		}
 		return client.Organization{}, false, fmt.Errorf("--organization %q: no organization with that id or name (you see: %s)", o.Organization, strings.Join(names, ", "))
-	}
-	if p == nil {
-		return client.Organization{}, false, errors.New("--organization (id or name) or --create-organization is required")
 	}
 	switch len(orgs) {
 	case 0:

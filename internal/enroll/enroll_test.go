@@ -124,8 +124,20 @@ func TestRunByFlags(t *testing.T) {
 
 func TestRunCreatesOrganization(t *testing.T) {
 	base, cp := startControlPlane(t)
-	o := flagsOptions(base, t.TempDir())
+	dir := t.TempDir()
+	o := flagsOptions(base, dir)
 	o.CreateOrganization = "research"
+
+	// A bad answer found after the login leaves no organization behind.
+	bad := o
+	bad.Output = filepath.Join(dir, "missing", "values.yaml")
+	if _, err := Run(context.Background(), bad, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "--output") {
+		t.Fatalf("unwritable output: %v", err)
+	}
+	if orgs, err := cp.ListOrganizations(context.Background()); err != nil || len(orgs) != 0 {
+		t.Fatalf("organizations after a failed run: %+v, %v", orgs, err)
+	}
+
 	res, err := Run(context.Background(), o, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
