@@ -95,16 +95,18 @@ func (e *env) runPipeline(t *testing.T) string {
 
 // browser is a person at the dashboard: a cookie jar and the forms' token.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	hc   *http.Client
 	// origin is sent with posts; tests change it to play another site.
 	origin string
 }
 
-func (e *env) browser(t *testing.T) *browser {
+func (e *env) browser(t *testing.T) *browser { return newBrowser(t, e.cp.URL) }
+
+func newBrowser(t testing.TB, base string) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, base: e.cp.URL, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}, origin: e.cp.URL}
+	return &browser{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}, origin: base}
 }
 
 func (b *browser) do(req *http.Request) (int, string) {
