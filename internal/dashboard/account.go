@@ -13,7 +13,11 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request, _ *session) {
 		return
 	}
 	v := u.view(nil, "Log in")
-	v.Data = map[string]string{"Next": safeNext(r.URL.Query().Get("next")), "Username": ""}
+	data := map[string]string{"Next": safeNext(r.URL.Query().Get("next")), "Username": ""}
+	if r.URL.Query().Get("joined") == "1" {
+		data["Joined"] = "Your account is ready: log in with it."
+	}
+	v.Data = data
 	u.render(w, r, http.StatusOK, "login", v)
 }
 

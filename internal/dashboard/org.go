@@ -175,7 +175,7 @@ func (u *UI) showInvitations(w http.ResponseWriter, r *http.Request, s *session,
 		u.fail(w, r, s, err)
 		return
 	}
-	v.Data = map[string]any{"Invitations": invs, "Roles": roles, "Created": created}
+	v.Data = map[string]any{"Invitations": invs, "Roles": roles, "Created": created, "Base": u.baseURL(r)}
 	if created != nil {
 		w.Header().Set("Cache-Control", "no-store")
 	}

@@ -23,6 +23,8 @@ func (u *UI) routes() []route {
 		pub("GET /static/", func(w http.ResponseWriter, r *http.Request, _ *session) { u.static.ServeHTTP(w, r) }),
 		pub("GET /login", u.loginPage),
 		pub("POST /login", u.loginPost),
+		pub("GET /invite", u.invitePage),
+		pub("POST /invite", u.invitePost),
 		in("POST /logout", u.logoutPost),
 		in("GET /{$}", u.home),
 		in("GET /profile", u.profilePage),

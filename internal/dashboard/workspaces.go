@@ -97,8 +97,41 @@ func (u *UI) helmValues(r *http.Request, ws client.ControlPlaneWorkspace) string
 // escaping is a subset of.
 func yamlQuote(s string) string { return strconv.Quote(s) }
 
+// workspacePage shows a workspace by id, or by name: the seed's enrollment
+// script tells people their workspace is at /workspaces/<name>.
 func (u *UI) workspacePage(w http.ResponseWriter, r *http.Request, s *session) {
+	if ref := r.PathValue("ws"); !looksLikeID(ref) {
+		found, err := s.cp.ListWorkspaces(r.Context(), "", ref)
+		if err != nil {
+			u.fail(w, r, s, err)
+			return
+		}
+		if len(found) != 1 {
+			u.fail(w, r, s, &client.Error{Status: http.StatusNotFound, Msg: "no workspace named " + ref})
+			return
+		}
+		http.Redirect(w, r, "/workspaces/"+found[0].ID, http.StatusSeeOther)
+		return
+	}
 	u.showWorkspace(w, r, s, http.StatusOK, "")
+}
+
+// looksLikeID reports whether s has the shape of a UUID.
+func looksLikeID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case (c < '0' || c > '9') && (c < 'a' || c > 'f'):
+			return false
+		}
+	}
+	return true
 }
 
 func (u *UI) showWorkspace(w http.ResponseWriter, r *http.Request, s *session, status int, errMsg string) {
