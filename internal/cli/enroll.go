@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,11 +60,15 @@ password comes from --password-file, --password-stdin or ENCLAVE_PASSWORD.`,
 			var p *enroll.Prompter
 			if interactive {
 				fd := int(in.(*os.File).Fd())
-				p = enroll.NewPrompter(in, cmd.OutOrStdout(), func(prompt func()) (string, error) {
-					return readHidden(fd, prompt)
+				p = enroll.NewPrompter(in, cmd.OutOrStdout(), func(ctx context.Context, prompt func()) (string, error) {
+					return readHidden(ctx, fd, prompt)
 				})
 			}
 			_, err = enroll.Run(cmd.Context(), o, p, cmd.OutOrStdout())
+			if errors.Is(err, context.Canceled) {
+				fmt.Fprintln(cmd.OutOrStdout())
+				return errors.New("interrupted")
+			}
 			return err
 		},
 	}
@@ -120,13 +125,27 @@ func readPasswordLine(r io.Reader) (string, error) {
 
 // readHidden reads a password from the terminal fd. Echo goes off before the
 // question shows, so that an answer typed ahead of it is not shown either.
-func readHidden(fd int, prompt func()) (string, error) {
+// On Ctrl-C (ctx ends) it gives up and puts the terminal back as it was.
+func readHidden(ctx context.Context, fd int, prompt func()) (string, error) {
 	old, err := term.MakeRaw(fd)
 	if err != nil {
 		return "", err
 	}
 	defer term.Restore(fd, old)
 	prompt()
-	b, err := term.ReadPassword(fd)
-	return string(b), err
+	type read struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan read, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		ch <- read{b, err}
+	}()
+	select {
+	case r := <-ch:
+		return string(r.b), r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }

@@ -180,7 +180,7 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 	var err error
 	if o.URL == "" {
 		for {
-			if o.URL, err = p.Ask("What is the URL of your ZenML Pro instance? (e.g. https://zenml-pro.mydomain.com)", ""); err != nil {
+			if o.URL, err = p.Ask(ctx, "What is the URL of your ZenML Pro instance? (e.g. https://zenml-pro.mydomain.com)", ""); err != nil {
 				return res, err
 			}
 			if err = checkHTTPURL("the URL", o.URL); err == nil {
@@ -193,13 +193,13 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 	if o.Username == "" {
 		o.Username = "admin"
 		if p != nil {
-			if o.Username, err = p.Ask("Enter the ZenML Pro admin account username", "admin"); err != nil {
+			if o.Username, err = p.Ask(ctx, "Enter the ZenML Pro admin account username", "admin"); err != nil {
 				return res, err
 			}
 		}
 	}
 	if !o.PasswordGiven {
-		if o.Password, err = p.AskPassword("Enter the ZenML Pro admin account password"); err != nil {
+		if o.Password, err = p.AskPassword(ctx, "Enter the ZenML Pro admin account password"); err != nil {
 			return res, err
 		}
 	}
@@ -220,7 +220,7 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 	if o.Workspace == "" {
 		def := "zenml-" + randomHex(4)
 		for {
-			if o.Workspace, err = p.Ask("Choose a name for the workspace (only lowercase letters, numbers, and hyphens)", def); err != nil {
+			if o.Workspace, err = p.Ask(ctx, "Choose a name for the workspace (only lowercase letters, numbers, and hyphens)", def); err != nil {
 				return res, err
 			}
 			if err = CheckWorkspaceName(o.Workspace); err == nil {
@@ -245,7 +245,7 @@ func Run(ctx context.Context, o Options, p *Prompter, out io.Writer) (Result, er
 		if p == nil {
 			return res, fmt.Errorf("a workspace named %s already exists in %s [%s]; pass --overwrite to delete it and enroll a new one", o.Workspace, org.Name, org.ID)
 		}
-		yes, err := p.Confirm(fmt.Sprintf("A workspace with name %s already exists. Overwrite?", o.Workspace))
+		yes, err := p.Confirm(ctx, fmt.Sprintf("A workspace with name %s already exists. Overwrite?", o.Workspace))
 		if err != nil {
 			return res, err
 		}
@@ -360,7 +360,7 @@ func pickOrganization(ctx context.Context, cp *client.ControlPlane, o *Options, 
 		return client.Organization{}, false, errors.New("no organizations found: create one first, or pass --create-organization NAME")
 	case 1:
 		org := orgs[0]
-		yes, err := p.Confirm(fmt.Sprintf("The following organization was found: %s [%s]. Use this organization?", org.Name, org.ID))
+		yes, err := p.Confirm(ctx, fmt.Sprintf("The following organization was found: %s [%s]. Use this organization?", org.Name, org.ID))
 		if err != nil || !yes {
 			if err == nil {
 				fmt.Fprintln(out, "Exiting.")
@@ -375,7 +375,7 @@ func pickOrganization(ctx context.Context, cp *client.ControlPlane, o *Options, 
 			fmt.Fprintf(&b, "\n%s [%s]", org.Name, org.ID)
 		}
 		fmt.Fprintf(out, "The following organizations are available:%s\n", b.String())
-		id, err := p.Ask("Which organization ID should the workspace be enrolled in?", "")
+		id, err := p.Ask(ctx, "Which organization ID should the workspace be enrolled in?", "")
 		if err != nil {
 			return client.Organization{}, false, err
 		}

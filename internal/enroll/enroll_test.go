@@ -218,7 +218,7 @@ func TestRunAsks(t *testing.T) {
 		"team-a", // workspace
 	}, "\n") + "\n"
 	var out bytes.Buffer
-	password := func(prompt func()) (string, error) { prompt(); return adminPassword, nil }
+	password := func(_ context.Context, prompt func()) (string, error) { prompt(); return adminPassword, nil }
 	p := NewPrompter(strings.NewReader(answers), &out, password)
 	res, err := Run(ctx, Options{Output: filepath.Join(dir, "v.yaml")}, p, &out)
 	if err != nil {

@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,31 +17,32 @@ type Prompter struct {
 	out io.Writer
 	// readPassword prints the question with prompt and reads a line without
 	// echo; nil reads it like any answer.
-	readPassword func(prompt func()) (string, error)
+	readPassword func(ctx context.Context, prompt func()) (string, error)
 }
 
 // NewPrompter asks on out and reads answers from in. readPassword, when not
 // nil, reads hidden input (golang.org/x/term on a terminal). It calls prompt
 // to print the question, so that a terminal can turn echo off first: what is
 // typed ahead of the question must not show either.
-func NewPrompter(in io.Reader, out io.Writer, readPassword func(prompt func()) (string, error)) *Prompter {
+func NewPrompter(in io.Reader, out io.Writer, readPassword func(ctx context.Context, prompt func()) (string, error)) *Prompter {
 	return &Prompter{in: bufio.NewReader(in), out: out, readPassword: readPassword}
 }
 
 // errNoInput is the end of input while a question waits for an answer.
 var errNoInput = errors.New("input ended before all questions were answered")
 
-// Ask asks text and returns the answer, or def for an empty one.
-func (p *Prompter) Ask(text, def string) (string, error) {
-	return p.ask(text, def, false)
+// Ask asks text and returns the answer, or def for an empty one. It returns
+// ctx's error when ctx ends first (Ctrl-C at a question).
+func (p *Prompter) Ask(ctx context.Context, text, def string) (string, error) {
+	return p.ask(ctx, text, def, false)
 }
 
 // AskPassword asks without echoing the answer.
-func (p *Prompter) AskPassword(text string) (string, error) {
-	return p.ask(text, "", true)
+func (p *Prompter) AskPassword(ctx context.Context, text string) (string, error) {
+	return p.ask(ctx, text, "", true)
 }
 
-func (p *Prompter) ask(text, def string, hidden bool) (string, error) {
+func (p *Prompter) ask(ctx context.Context, text, def string, hidden bool) (string, error) {
 	prompt := func() {
 		if def != "" {
 			fmt.Fprintf(p.out, "%s [%s]: ", text, def)
@@ -52,11 +54,11 @@ func (p *Prompter) ask(text, def string, hidden bool) (string, error) {
 		var answer string
 		var err error
 		if hidden && p.readPassword != nil {
-			answer, err = p.readPassword(prompt)
+			answer, err = p.readPassword(ctx, prompt)
 			fmt.Fprintln(p.out) // the Enter was not echoed
 		} else {
 			prompt()
-			answer, err = p.line()
+			answer, err = p.line(ctx)
 		}
 		if err != nil {
 			return "", err
@@ -78,8 +80,26 @@ func (p *Prompter) ask(text, def string, hidden bool) (string, error) {
 	}
 }
 
-func (p *Prompter) line() (string, error) {
-	s, err := p.in.ReadString('\n')
+// line reads one line, or gives up when ctx ends. A read given up on stays
+// blocked until input comes; the command ends before then.
+func (p *Prompter) line(ctx context.Context) (string, error) {
+	type read struct {
+		s   string
+		err error
+	}
+	ch := make(chan read, 1)
+	go func() {
+		s, err := p.in.ReadString('\n')
+		ch <- read{s, err}
+	}()
+	var s string
+	var err error
+	select {
+	case r := <-ch:
+		s, err = r.s, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 	if err != nil && (s == "" || !errors.Is(err, io.EOF)) {
 		if errors.Is(err, io.EOF) {
 			return "", errNoInput
@@ -91,8 +111,8 @@ func (p *Prompter) line() (string, error) {
 
 // Confirm asks a (y/n) question whose default is n, as the seed does, and
 // reports whether the answer was y.
-func (p *Prompter) Confirm(text string) (bool, error) {
-	a, err := p.Ask(text+" (y/n)", "n")
+func (p *Prompter) Confirm(ctx context.Context, text string) (bool, error) {
+	a, err := p.Ask(ctx, text+" (y/n)", "n")
 	if err != nil {
 		return false, err
 	}

@@ -156,6 +156,23 @@ func TestEnrollCommand(t *testing.T) {
 
 	// The flags run writes into the parent's folder, which outlives it, for
 	// the helm run.
+	t.Run("terminal interrupted", func(t *testing.T) {
+		s := enrollStartTerminal(t, bin, t.TempDir(), "enroll")
+		s.expect("What is the URL of your ZenML Pro instance?", "\x03") // Ctrl-C
+		out, code := s.wait()
+		if code != 1 || !strings.Contains(out, "enclave: interrupted") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+
+	t.Run("terminal non-interactive", func(t *testing.T) {
+		s := enrollStartTerminal(t, bin, t.TempDir(), "enroll", "--non-interactive", "--url", base)
+		out, code := s.wait()
+		if code != 1 || !strings.Contains(out, "--password-file, --password-stdin or ENCLAVE_PASSWORD") || strings.Contains(out, "Enter the") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+
 	var flagsFile string
 	flagsDir := t.TempDir()
 	t.Run("flags", func(t *testing.T) {
