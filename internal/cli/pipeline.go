@@ -18,7 +18,7 @@ import (
 
 func newPipelineCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "pipeline", Short: "Run pipelines described in YAML"}
-	cmd.AddCommand(newPipelineRunCmd())
+	cmd.AddCommand(newPipelineRunCmd(), newPipelineRunSnapshotCmd())
 	return cmd
 }
 

@@ -41,6 +41,8 @@ type Config struct {
 	DataDir      string        // ENCLAVE_DATA_DIR: logs and the local artifact store
 	RBACCacheTTL time.Duration // ENCLAVE_RBAC_CACHE_TTL (default 30s)
 
+	Workload *WorkloadConfig // the workload manager (workload_config.go); nil: off
+
 	// HTTPClient carries the calls to the control plane; nil means a client
 	// with a 30-second timeout. Tests and `enclave up` may set their own.
 	HTTPClient *http.Client
@@ -161,6 +163,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.RBACCacheTTL = d
 	}
+	problems = append(problems, c.loadWorkload(getenv)...)
 	if len(problems) > 0 {
 		return c, errors.New("configuration: " + strings.Join(problems, "; "))
 	}

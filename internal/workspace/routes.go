@@ -79,6 +79,7 @@ func (s *Server) routes() http.Handler {
 	authed("GET /api/v1/pipeline_snapshots/{id}", s.getSnapshot)
 	authed("PUT /api/v1/pipeline_snapshots/{id}", s.updateSnapshot)
 	authed("DELETE /api/v1/pipeline_snapshots/{id}", s.deleteSnapshot)
+	authed("POST /api/v1/pipeline_snapshots/{id}/runs", s.runSnapshot) // 404 without a workload manager
 
 	// Runs, steps and their logs
 	authed("GET /api/v1/runs", s.listRuns)

@@ -34,6 +34,8 @@ type Server struct {
 	throttle *auth.Throttle
 	logs     *logFiles
 	handler  http.Handler
+
+	workloads *workloads // nil unless a workload manager is configured
 }
 
 // New opens the store, migrates it (backing it up first), and readies the
@@ -94,6 +96,9 @@ func newServer(ctx context.Context, cfg Config, db *sqldb.DB, log *slog.Logger) 
 		if err := s.ensureAdmin(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if s.workloads, err = newWorkloads(s); err != nil {
+		return nil, err
 	}
 	s.handler = s.middleware(s.routes())
 	return s, nil
@@ -183,6 +188,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			defer wg.Done()
 			s.pro.loop(ctx, s.status)
 		}()
+	}
+	if s.workloads != nil {
+		wg.Go(func() { s.watchWorkloads(ctx) })
 	}
 	s.log.Info("workspace server listening", "addr", ln.Addr().String(), "pro", s.cfg.ProMode(), "database", s.db.Dialect().String())
 	err := httpapi.Serve(ctx, ln, s.handler, s.log)

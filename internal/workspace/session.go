@@ -66,6 +66,11 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	if err != nil || !u.Body.Active {
 		return nil, errs.E(errs.Unauthenticated, "the account of this token is gone or inactive")
 	}
+	if claims.Kind == runTokenKind {
+		if err := s.checkRunToken(r, claims.Scope); err != nil {
+			return nil, err
+		}
+	}
 	p := &principal{UserID: u.ID, Name: u.Name, Admin: u.Body.IsAdmin, ServiceAccount: u.Body.IsServiceAccount}
 	if u.Metadata.ExternalUserID != nil {
 		p.ExternalID = *u.Metadata.ExternalUserID
