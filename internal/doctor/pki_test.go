@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -76,6 +78,8 @@ func (ca *testCA) issue(t *testing.T, notBefore, notAfter time.Time, names ...st
 func serveTLS(t *testing.T, h http.Handler, cert tls.Certificate) string {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(h)
+	// The doctor's TCP check connects and hangs up without a handshake.
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
 	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	ts.StartTLS()
 	t.Cleanup(ts.Close)

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -79,6 +81,8 @@ func (ca *doctorCA) serve(t *testing.T, h http.Handler, notBefore, notAfter time
 		t.Fatal(err)
 	}
 	ts := httptest.NewUnstartedServer(h)
+	// The doctor's TCP check connects and hangs up without a handshake.
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
 	ts.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
