@@ -127,7 +127,7 @@ func TestOrganizationPages(t *testing.T) {
 	wantPage(t, status, body, http.StatusUnprocessableEntity, "write it as resource: action")
 
 	status, body = b.post(org+"/invitations", url.Values{"email": {"carol@example.com"}, "role": {"Viewer"}})
-	wantPage(t, status, body, http.StatusOK, "Invitation token", "carol@example.com")
+	wantPage(t, status, body, http.StatusOK, "Invitation link", "/invite?token=", "carol@example.com")
 
 	status, body = b.post(org, url.Values{"name": {"acme-corp"}, "description": {"renamed"}})
 	wantPage(t, status, body, http.StatusOK, "Organization updated.", `value="acme-corp"`)
