@@ -126,6 +126,21 @@ func TestOrganizationPages(t *testing.T) {
 	status, body = b.post(org+"/roles", url.Values{"name": {"broken"}, "permissions": {"no colon here"}})
 	wantPage(t, status, body, http.StatusUnprocessableEntity, "write it as resource: action")
 
+	// Editing the custom role replaces its permissions.
+	m := regexp.MustCompile(`action="(/orgs/[^/]+/roles/[0-9a-f-]{36})"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no edit form for the custom role:\n%s", body)
+	}
+	status, body = b.post(m[1], url.Values{"permissions": {"pipeline_run: read, update"}})
+	wantPage(t, status, body, http.StatusOK, "Role saved.", "pipeline_run: read, update")
+	if strings.Contains(body, "<code>pipeline: read</code>") {
+		t.Fatal("the edited role kept its old permissions")
+	}
+	status, body = b.post(m[1], url.Values{"permissions": {"pipeline_run: fly"}})
+	if status < 400 {
+		t.Fatalf("a role with an unknown action was saved: %d", status)
+	}
+
 	status, body = b.post(org+"/invitations", url.Values{"email": {"carol@example.com"}, "role": {"Viewer"}})
 	wantPage(t, status, body, http.StatusOK, "Invitation link", "/invite?token=", "carol@example.com")
 

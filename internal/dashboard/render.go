@@ -186,6 +186,7 @@ var notices = map[string]string{
 	"team-member":    "Team updated.",
 	"team-deleted":   "Team deleted.",
 	"role-created":   "Role created.",
+	"role-updated":   "Role saved.",
 	"role-deleted":   "Role deleted.",
 	"assigned":       "Role assigned.",
 	"unassigned":     "Role assignment removed.",

@@ -52,6 +52,7 @@ func (u *UI) routes() []route {
 		in("POST /orgs/{org}/teams/{team}/delete", u.teamDeletePost),
 		in("GET /orgs/{org}/roles", u.rolesPage),
 		in("POST /orgs/{org}/roles", u.rolesPost),
+		in("POST /orgs/{org}/roles/{role}", u.rolePost),
 		in("POST /orgs/{org}/roles/{role}/delete", u.roleDeletePost),
 		in("POST /orgs/{org}/assignments", u.assignPost),
 		in("POST /orgs/{org}/assignments/{a}/delete", u.unassignPost),

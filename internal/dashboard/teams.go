@@ -221,6 +221,20 @@ func (u *UI) rolesPost(w http.ResponseWriter, r *http.Request, s *session) {
 	}, orgPath(r, "/roles?done=role-created"), u.showRoles)
 }
 
+// rolePost replaces a custom role's permissions; the new ones hold at the
+// next decision the control plane makes for its holders.
+func (u *UI) rolePost(w http.ResponseWriter, r *http.Request, s *session) {
+	perms, err := parsePermissions(r.PostFormValue("permissions"))
+	if err != nil {
+		u.showRoles(w, r, s, http.StatusUnprocessableEntity, "Permissions: "+err.Error())
+		return
+	}
+	u.act(w, r, s, func() error {
+		return s.cp.Do(r.Context(), http.MethodPatch, "/api/v1/roles/"+url.PathEscape(r.PathValue("role")), nil,
+			map[string]any{"permissions": perms}, nil)
+	}, orgPath(r, "/roles?done=role-updated"), u.showRoles)
+}
+
 func (u *UI) roleDeletePost(w http.ResponseWriter, r *http.Request, s *session) {
 	u.act(w, r, s, func() error {
 		return s.cp.Do(r.Context(), http.MethodDelete, "/api/v1/roles/"+url.PathEscape(r.PathValue("role")), nil, nil, nil)
