@@ -246,7 +246,7 @@ func runName(sn client.Snapshot, now time.Time) string {
 	if tmpl == "" {
 		tmpl = "snapshot-run-{date}-{time}"
 	}
-	name := strings.NewReplacer("{date}", now.Format("2006_01_02"), "{time}", now.Format("15_04_05_000000")).Replace(tmpl)
+	name := strings.NewReplacer("{date}", now.Format("2006_01_02"), "{time}", now.Format("15_04_05")+fmt.Sprintf("_%06d", now.Nanosecond()/1000)).Replace(tmpl)
 	if len(name) > 255 {
 		name = name[:255]
 	}
