@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -197,8 +198,9 @@ func TestWorkloadManagerRunsSnapshotsAsJobs(t *testing.T) {
 		t.Fatalf("without a workload manager: %v", err)
 	}
 
-	// A server whose Jobs land on the kwok node, which completes them.
-	srv := workloadStart(t, workloadEnv(cluster.Kubeconfig, `{"type": "kwok"}`, "2"))
+	// A server whose Jobs land on the kwok node, which completes them. It
+	// holds only the rights the workload manager needs.
+	srv := workloadStart(t, workloadEnv(workloadLeastKubeconfig(t, cluster), `{"type": "kwok"}`, "2"))
 	snap := workloadSnapshot(t, srv)
 	run, err := workloadRun(srv, srv.ws.Token(), snap)
 	if err != nil {
@@ -292,6 +294,38 @@ func TestWorkloadManagerRunsSnapshotsAsJobs(t *testing.T) {
 
 	t.Run("concurrency", func(t *testing.T) { workloadConcurrency(t, cluster) })
 	t.Run("job creation fails", func(t *testing.T) { workloadCreationFails(t, cluster) })
+}
+
+// workloadLeastKubeconfig gives a service account of the workload namespace
+// exactly the rights the workload manager uses — the chart's Role plus
+// creating Secrets — and returns a kubeconfig with a token of it.
+func workloadLeastKubeconfig(t *testing.T, c *kubetest.Cluster) string {
+	t.Helper()
+	ns := []string{"-n", workloadNamespace}
+	c.Kubectl(t, append(ns, "create", "serviceaccount", "enclave-server")...)
+	for name, rule := range map[string][]string{
+		"wm-jobs":    {"--verb=create,get,list,delete", "--resource=jobs.batch"},
+		"wm-pods":    {"--verb=list", "--resource=pods"},
+		"wm-logs":    {"--verb=get", "--resource=pods/log"},
+		"wm-secrets": {"--verb=create", "--resource=secrets"},
+	} {
+		c.Kubectl(t, append(append(ns, "create", "role", name), rule...)...)
+		c.Kubectl(t, append(ns, "create", "rolebinding", name, "--role="+name, "--serviceaccount="+workloadNamespace+":enclave-server")...)
+	}
+	token := strings.TrimSpace(c.Kubectl(t, append(ns, "create", "token", "enclave-server", "--duration=1h")...))
+	ca := strings.TrimSpace(c.Kubectl(t, "config", "view", "--raw", "-o", "jsonpath={.clusters[0].cluster.certificate-authority}"))
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := "clusters: [{name: k, cluster: {server: " + c.Server + ", certificate-authority: " + ca + "}}]\n" +
+		"users: [{name: u, user: {token: " + token + "}}]\n" +
+		"contexts: [{name: k, context: {cluster: k, user: u, namespace: " + workloadNamespace + "}}]\ncurrent-context: k\n"
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The account may not do more than that.
+	if out, err := c.RunKubectl("--kubeconfig="+path, "get", "secrets"); err == nil {
+		t.Fatalf("the least-privileged account lists secrets: %s", out)
+	}
+	return path
 }
 
 func workloadJobJSON(t *testing.T, c *kubetest.Cluster, runID string) string {
