@@ -25,6 +25,7 @@ var forbidden = map[string][]string{
 	"internal/enroll":       {"internal/controlplane", "internal/workspace"},
 	"internal/doctor":       {"internal/controlplane", "internal/workspace"},
 	"internal/dashboard":    {"internal/controlplane", "internal/workspace", "internal/sqldb"},
+	"internal/kubejob":      {"internal/controlplane", "internal/workspace", "internal/sqldb"},
 	"client":                {"internal/"},
 }
 
