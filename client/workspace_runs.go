@@ -197,3 +197,14 @@ func (w *Workspace) AddRunMetadata(ctx context.Context, r RunMetadataRequest) er
 	_, err := send[any](ctx, w, http.MethodPost, "/run-metadata", r)
 	return err
 }
+
+// SnapshotRunRequest asks a workspace's workload manager to run a snapshot.
+type SnapshotRunRequest struct {
+	RunName string `json:"run_name,omitempty"`
+}
+
+// RunSnapshot starts a snapshot as a run on the workspace's workload manager
+// (a Kubernetes Job) and returns the placeholder run, status "initializing".
+func (w *Workspace) RunSnapshot(ctx context.Context, snapshotID string, r SnapshotRunRequest) (Run, error) {
+	return send[Run](ctx, w, http.MethodPost, "/pipeline_snapshots/"+snapshotID+"/runs", r)
+}

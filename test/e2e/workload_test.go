@@ -131,10 +131,7 @@ func workloadSnapshot(t *testing.T, s *workloadServer) string {
 // workloadRun posts a snapshot run with token and returns the run or the
 // server's error.
 func workloadRun(s *workloadServer, token, snapshotID string) (client.Run, error) {
-	h := &client.HTTP{BaseURL: s.url, Token: token}
-	var run client.Run
-	err := h.Do(context.Background(), http.MethodPost, "/api/v1/pipeline_snapshots/"+snapshotID+"/runs", nil, nil, &run)
-	return run, err
+	return client.NewWorkspace(s.url, token, nil).RunSnapshot(context.Background(), snapshotID, client.SnapshotRunRequest{})
 }
 
 func workloadEventually(t *testing.T, what string, ok func() bool) {
