@@ -32,6 +32,8 @@ dynamic-resource-allocation endpointslice externaljwt kms kube-aggregator
 kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics mount-utils
 pod-security-admission sample-apiserver streaming"
 
+_kube_stages="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/internal/kubetest/kwok-stages.yaml"
+
 _kube_cmds="kube-apiserver kube-controller-manager kube-scheduler kubectl"
 
 kube_install() {
@@ -118,13 +120,16 @@ kube_start() {
 		--listen-peer-urls="http://127.0.0.1:$((ENCLAVE_KUBE_ETCD_PORT + 1))" \
 		--initial-advertise-peer-urls="http://127.0.0.1:$((ENCLAVE_KUBE_ETCD_PORT + 1))" \
 		--initial-cluster="kube=http://127.0.0.1:$((ENCLAVE_KUBE_ETCD_PORT + 1))" --logger=zap --log-level=warn
+	# --watch-cache=false: Debian's etcd 3.4 lacks watch progress requests, so the
+	# watch cache refuses newer clients' streaming lists and kwok's watches restart
+	# with growing back-off; without the cache, watches go to etcd directly.
 	_kube_bg kube-apiserver "$ENCLAVE_KUBE_BIN/kube-apiserver" \
 		--etcd-servers="http://127.0.0.1:$ENCLAVE_KUBE_ETCD_PORT" --bind-address=127.0.0.1 \
 		--advertise-address=127.0.0.1 --secure-port="$ENCLAVE_KUBE_API_PORT" \
 		--endpoint-reconciler-type=none --cert-dir="$d/certs" --token-auth-file="$d/tokens.csv" \
 		--authorization-mode=Node,RBAC --service-account-issuer=https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file="$d/sa.pub" --service-account-signing-key-file="$d/sa.key" \
-		--service-cluster-ip-range=10.96.0.0/16 --enable-priority-and-fairness=false
+		--service-cluster-ip-range=10.96.0.0/16 --enable-priority-and-fairness=false --watch-cache=false
 
 	export KUBECONFIG=$d/kubeconfig
 	cat >"$KUBECONFIG" <<CFG
@@ -151,11 +156,11 @@ CFG
 		--root-ca-file="$d/certs/apiserver.crt"
 	_kube_bg kube-scheduler "$ENCLAVE_KUBE_BIN/kube-scheduler" --kubeconfig="$KUBECONFIG" \
 		--leader-elect=false --secure-port=0
-	# Without a stages config kwok uses its fast stages: nodes and pods turn Ready,
-	# pods of Jobs complete.
-	_kube_bg kwok "$kwok" --kubeconfig="$KUBECONFIG" --manage-all-nodes=false \
-		--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-		--cidr=10.244.0.0/16 --node-ip=10.0.0.1 --server-address=
+	# kwok's stages: the node turns Ready (its Lease keeps it so), pods turn Running
+	# and Ready, pods owned by Jobs complete, deleted pods go.
+	_kube_bg kwok "$kwok" --kubeconfig="$KUBECONFIG" --config="$_kube_stages" \
+		--manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+		--node-lease-duration-seconds=40 --cidr=10.244.0.0/16 --node-ip=10.0.0.1
 
 	"$ENCLAVE_KUBE_BIN/kubectl" apply -f - >/dev/null <<'NODE' || return 1
 apiVersion: v1

@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,9 @@ import (
 
 // NodeName is the name of the one fake node that kwok manages.
 const NodeName = "kwok-node-0"
+
+//go:embed kwok-stages.yaml
+var kwokStages []byte
 
 // startTimeout bounds how long the control plane may take to become usable.
 const startTimeout = 2 * time.Minute
@@ -196,6 +200,11 @@ func (c *Cluster) start(ctx context.Context, bins map[string]string) error {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+pki.saPub, "--service-account-signing-key-file="+pki.saKey,
 		"--service-cluster-ip-range=10.96.0.0/16", "--enable-priority-and-fairness=false",
+		// Debian's etcd 3.4 lacks watch progress requests, so the watch cache refuses
+		// the streaming lists of newer clients (kwok's); their watches then restart
+		// with growing back-off and pods wait tens of seconds. Without the cache,
+		// watches go to etcd directly.
+		"--watch-cache=false",
 	); err != nil {
 		return err
 	}
@@ -216,12 +225,17 @@ func (c *Cluster) start(ctx context.Context, bins map[string]string) error {
 	); err != nil {
 		return err
 	}
-	// kwok without a stages config uses its built-in fast stages: nodes turn Ready,
-	// pods turn Running and Ready, pods owned by Jobs complete, deleted pods go.
+	// kwok's stages: the node turns Ready (its Lease keeps it so), pods turn Running
+	// and Ready, pods owned by Jobs complete, deleted pods go.
+	stages := filepath.Join(c.dir, "kwok-stages.yaml")
+	if err := os.WriteFile(stages, kwokStages, 0o600); err != nil {
+		return err
+	}
 	if err := c.run("kwok", bins["kwok"],
-		"--kubeconfig="+c.Kubeconfig, "--manage-all-nodes=false",
+		"--kubeconfig="+c.Kubeconfig, "--config="+stages, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-		"--cidr=10.244.0.0/16", "--node-ip=10.0.0.1", "--server-address=",
+		"--node-lease-duration-seconds=40",
+		"--cidr=10.244.0.0/16", "--node-ip=10.0.0.1",
 	); err != nil {
 		return err
 	}

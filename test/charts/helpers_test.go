@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -77,9 +78,13 @@ func (h *helm) run(args ...string) (string, error) {
 
 func (h *helm) must(t *testing.T, args ...string) string {
 	t.Helper()
+	start := time.Now()
 	out, err := h.run(args...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if args[0] != "template" && args[0] != "lint" {
+		t.Logf("helm %s %s: %v", args[0], args[1], time.Since(start).Round(time.Millisecond))
 	}
 	return out
 }
