@@ -20,6 +20,8 @@ type result struct {
 	n, errs  int
 	elapsed  time.Duration
 	p50, p99 time.Duration
+	max      time.Duration
+	coldMax  time.Duration // lists: the slowest first request of a filter value
 	firstErr string
 }
 
@@ -70,7 +72,7 @@ func drive(name string, hc *http.Client, token string, conc, max int, limit time
 	slices.Sort(all)
 	r := result{name: name, n: len(all), errs: int(errs.Load()), elapsed: elapsed}
 	if len(all) > 0 {
-		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
+		r.p50, r.p99, r.max = all[len(all)/2], all[len(all)*99/100], all[len(all)-1]
 	}
 	if s, ok := firstErr.Load().(string); ok {
 		r.firstErr = s

@@ -27,9 +27,9 @@ start_pg() {
 	# Settings of a small dedicated server; fsync stays on, as in production.
 	# Pinned with the workspace server: everything serving is on core 0.
 	taskset -c 0 runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg/server.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -k $work -c shared_buffers=512MB \
+		-o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -k $work/pg -c shared_buffers=512MB \
 		    -c max_wal_size=4GB -c synchronous_commit=on" start >/dev/null
-	runuser -u postgres -- psql -q -h "$work" -p "$BENCH_PG_PORT" \
+	runuser -u postgres -- psql -q -h "$work/pg" -p "$BENCH_PG_PORT" \
 		-c "CREATE USER enclave" -c "CREATE DATABASE enclave OWNER enclave" >/dev/null
 }
 

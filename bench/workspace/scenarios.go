@@ -17,9 +17,12 @@ type scenarioSet struct {
 	lists              []listScenario
 }
 
+// listScenario's request i uses filter value i % values: the first values
+// requests each meet a value for the first time (cold), the rest again.
 type listScenario struct {
-	name string
-	req  request
+	name   string
+	values int
+	req    request
 }
 
 func scenarios(base string, fx *fixture) scenarioSet {
@@ -52,25 +55,28 @@ func scenarios(base string, fx *fixture) scenarioSet {
 			return "POST", base + "/api/v1/steps", body
 		},
 	}
+	const points = 20 // distinct times of the created filters
+	at := func(i int) string { return wireTime(fx.firstCreated + int64(i%points+1)*span/(points+1)) }
 	s.lists = []listScenario{
-		{"status, newest first", list(func(i int) url.Values {
+		{"status, newest first", len(statuses), list(func(i int) url.Values {
 			return url.Values{"status": {statuses[i%len(statuses)]}, "sort_by": {"desc:created"}}
 		})},
-		{"pipeline_id, newest first", list(func(i int) url.Values {
-			return url.Values{"pipeline_id": {fx.pipelines[(i*7)%len(fx.pipelines)].id}, "sort_by": {"desc:created"}}
+		{"pipeline_id, newest first", len(fx.pipelines), list(func(i int) url.Values {
+			return url.Values{"pipeline_id": {fx.pipelines[i%len(fx.pipelines)].id}, "sort_by": {"desc:created"}}
 		})},
-		{"created before a time, newest first", list(func(i int) url.Values {
-			t := fx.firstCreated + int64(uint64(i)*2654435761%1000)*span/1000
-			return url.Values{"created": {"lt:" + wireTime(t)}, "sort_by": {"desc:created"}}
+		{"created before a time, newest first", points, list(func(i int) url.Values {
+			return url.Values{"created": {"lt:" + at(i)}, "sort_by": {"desc:created"}}
 		})},
-		{"created after a time, oldest first", list(func(i int) url.Values {
-			t := fx.firstCreated + int64(uint64(i)*2654435761%1000)*span/1000
-			return url.Values{"created": {"gte:" + wireTime(t)}, "sort_by": {"asc:created"}}
+		{"created after a time, oldest first", points, list(func(i int) url.Values {
+			return url.Values{"created": {"gte:" + at(i)}, "sort_by": {"asc:created"}}
 		})},
-		{"name contains, newest first", list(func(i int) url.Values {
-			return url.Values{"name": {"contains:" + fx.pipelines[(i*3)%len(fx.pipelines)].name}, "sort_by": {"desc:created"}}
+		{"name contains, newest first", len(fx.pipelines), list(func(i int) url.Values {
+			return url.Values{"name": {"contains:" + fx.pipelines[i%len(fx.pipelines)].name}, "sort_by": {"desc:created"}}
 		})},
-		{"no filter, page 2000 (offset 100 000)", list(func(i int) url.Values {
+		{"no filter, pages 1 to 200 in turn", 200, list(func(i int) url.Values {
+			return url.Values{"page": {strconv.Itoa(i%200 + 1)}, "sort_by": {"desc:created"}}
+		})},
+		{"no filter, straight to page 2000", 1, list(func(i int) url.Values {
 			return url.Values{"page": {"2000"}, "sort_by": {"desc:created"}}
 		})},
 	}

@@ -196,7 +196,7 @@ func (s *Server) listRequest(r *http.Request, p *principal, sp *listSpec, typ rb
 		parts, args = append(parts, "user_id = ?"), append(args, p.UserID)
 	}
 	if len(ids) > 0 {
-		parts = append(parts, "id IN ("+placeholders(len(ids))+")")
+		parts = append(parts, "id IN ("+idMarks(ids)+")")
 		args = append(args, idArgs(ids)...)
 	}
 	if len(parts) == 0 {

@@ -187,7 +187,7 @@ func (s *Server) listSteps(w http.ResponseWriter, r *http.Request, p *principal)
 		cond := "pipeline_run_id IN (SELECT id FROM pipeline_runs WHERE user_id = ?)"
 		args := []any{p.UserID}
 		if len(ids) > 0 {
-			cond += " OR pipeline_run_id IN (" + placeholders(len(ids)) + ")"
+			cond += " OR pipeline_run_id IN (" + idMarks(ids) + ")"
 			args = append(args, idArgs(ids)...)
 		}
 		lq.addScope(cond, args...)

@@ -21,7 +21,9 @@ import (
 // Reads of many rows are batched: one query for a page of ids, one for the
 // rows, one per kind of related rows.
 type Store struct {
-	db     *sqldb.DB
+	db     *storeDB
+	counts *countCache
+	seeks  seekCache
 	box    *secretBox // nil when the secrets store is disabled
 	nowFn  func() int64
 	idFunc func() string
@@ -29,11 +31,11 @@ type Store struct {
 
 // NewStore wraps an open, migrated database.
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
-	return &Store{db: db, box: box, nowFn: sqldb.Now, idFunc: newID}
+	return &Store{db: newStoreDB(db), counts: newCountCache(), box: box, nowFn: sqldb.Now, idFunc: newID}
 }
 
 // DB returns the database the store works on.
-func (s *Store) DB() *sqldb.DB { return s.db }
+func (s *Store) DB() *sqldb.DB { return s.db.DB }
 
 func (s *Store) now() int64 { return s.nowFn() }
 
@@ -150,85 +152,6 @@ func writeErr(err error, what string) error {
 	return err
 }
 
-// listIDs runs the id query of a page: filters, scope, order and limits, and
-// the count. Only the index is read; the rows come after, by id.
-func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery) ([]string, int64, error) {
-	where, args := lq.where()
-	var total int64
-	if err := q.QueryRow(ctx, "SELECT COUNT(*) FROM "+sp.table+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count %s: %w", sp.table, err)
-	}
-	dir := " ASC"
-	if lq.desc {
-		dir = " DESC"
-	}
-	query := "SELECT id FROM " + sp.table + where + " ORDER BY " + lq.sortCol + dir + ", id" + dir + " LIMIT ? OFFSET ?"
-	rows, err := q.Query(ctx, query, append(args, lq.size, (lq.page-1)*lq.size)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list %s: %w", sp.table, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, 0, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, total, rows.Err()
-}
-
-func (lq *listQuery) where() (string, []any) {
-	var parts []string
-	var args []any
-	if len(lq.filters) > 0 {
-		var fs []string
-		for _, c := range lq.filters {
-			fs = append(fs, c.sql)
-			args = append(args, c.args...)
-		}
-		join := " AND "
-		if lq.or {
-			join = " OR "
-		}
-		parts = append(parts, "("+strings.Join(fs, join)+")")
-	}
-	for _, c := range lq.scope {
-		parts = append(parts, "("+c.sql+")")
-		args = append(args, c.args...)
-	}
-	if len(parts) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(parts, " AND "), args
-}
-
-// addScope narrows a list regardless of the logical operator.
-func (lq *listQuery) addScope(sql string, args ...any) {
-	lq.scope = append(lq.scope, cond{sql: sql, args: args})
-}
-
-// pageOf fetches the rows of ids with get and wraps them in a page.
-func pageOf[T any](ctx context.Context, s *Store, sp *listSpec, lq *listQuery, get func(context.Context, sqldb.Querier, []string, bool) ([]T, error)) (client.Page[T], error) {
-	ids, total, err := s.listIDs(ctx, s.db, sp, lq)
-	if err != nil {
-		return client.Page[T]{}, err
-	}
-	items, err := get(ctx, s.db, ids, lq.hydrate)
-	if err != nil {
-		return client.Page[T]{}, err
-	}
-	if items == nil {
-		items = []T{}
-	}
-	pages := int((total + int64(lq.size) - 1) / int64(lq.size))
-	if pages == 0 {
-		pages = 1
-	}
-	return client.Page[T]{Index: lq.page, MaxSize: lq.size, TotalPages: pages, Total: total, Items: items}, nil
-}
-
 // one fetches a single row through a batch getter.
 func one[T any](ctx context.Context, q sqldb.Querier, id, what string, hydrate bool, get func(context.Context, sqldb.Querier, []string, bool) ([]T, error)) (T, error) {
 	var zero T
@@ -251,11 +174,7 @@ func byIDs[T any](ctx context.Context, q sqldb.Querier, cols, table string, ids 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := q.Query(ctx, "SELECT "+cols+" FROM "+table+" WHERE id IN ("+placeholders(len(ids))+")", args...)
+	rows, err := q.Query(ctx, "SELECT "+cols+" FROM "+table+" WHERE id IN ("+idMarks(ids)+")", idArgs(ids)...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
@@ -280,12 +199,30 @@ func byIDs[T any](ctx context.Context, q sqldb.Querier, cols, table string, ids 
 	return out, nil
 }
 
+// idArgs are the arguments of an "IN (idMarks(ids))" list. The list is
+// padded to a power of two by repeating the last id, which changes nothing
+// in the answer but leaves few distinct statement texts, so that prepared
+// statements are reused (see storeDB).
 func idArgs(ids []string) []any {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
+	args := make([]any, paddedLen(len(ids)))
+	for i := range args {
+		args[i] = ids[min(i, len(ids)-1)]
 	}
 	return args
+}
+
+// idMarks are the placeholders of idArgs(ids).
+func idMarks(ids []string) string { return placeholders(paddedLen(len(ids))) }
+
+func paddedLen(n int) int {
+	if n == 0 {
+		return 0
+	}
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
 }
 
 // Setting reads a value of the settings table.

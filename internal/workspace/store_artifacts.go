@@ -41,7 +41,7 @@ func (s *Store) getArtifacts(ctx context.Context, q sqldb.Querier, ids []string,
 	}
 	// The latest version of each artifact: the newest by creation.
 	rows, err := q.Query(ctx, `SELECT v.artifact_id, v.id, v.version FROM artifact_versions v
-		WHERE v.artifact_id IN (`+placeholders(len(ids))+`)
+		WHERE v.artifact_id IN (`+idMarks(ids)+`)
 		AND v.created = (SELECT MAX(w.created) FROM artifact_versions w WHERE w.artifact_id = v.artifact_id)`, idArgs(ids)...)
 	if err != nil {
 		return nil, err
@@ -191,7 +191,7 @@ func byIDsJoined(ctx context.Context, q sqldb.Querier, ids []string, scan func(*
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, "SELECT v.id, a.name, v.artifact_id, v.version, v.project_id, v.user_id, v.type, v.uri, v.materializer, v.data_type, v.save_type, v.producer_step_run_id, v.producer_pipeline_run_id, v.created, v.updated FROM artifact_versions v JOIN artifacts a ON a.id = v.artifact_id WHERE v.id IN ("+placeholders(len(ids))+")", idArgs(ids)...)
+	rows, err := q.Query(ctx, "SELECT v.id, a.name, v.artifact_id, v.version, v.project_id, v.user_id, v.type, v.uri, v.materializer, v.data_type, v.save_type, v.producer_step_run_id, v.producer_pipeline_run_id, v.created, v.updated FROM artifact_versions v JOIN artifacts a ON a.id = v.artifact_id WHERE v.id IN ("+idMarks(ids)+")", idArgs(ids)...)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func (s *Store) getModels(ctx context.Context, q sqldb.Querier, ids []string, hy
 		return nil, err
 	}
 	rows, err := q.Query(ctx, `SELECT v.model_id, v.id, v.name FROM model_versions v
-		WHERE v.model_id IN (`+placeholders(len(ids))+`)
+		WHERE v.model_id IN (`+idMarks(ids)+`)
 		AND v.number = (SELECT MAX(w.number) FROM model_versions w WHERE w.model_id = v.model_id)`, idArgs(ids)...)
 	if err != nil {
 		return nil, err

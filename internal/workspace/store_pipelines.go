@@ -40,7 +40,7 @@ func (s *Store) getPipelines(ctx context.Context, q sqldb.Querier, ids []string,
 		return nil, err
 	}
 	// The latest run of each pipeline is the one with the highest index.
-	rows, err := q.Query(ctx, "SELECT r.pipeline_id, r.id, r.status FROM pipeline_runs r JOIN pipelines p ON p.id = r.pipeline_id AND r.run_index = p.run_count WHERE p.id IN ("+placeholders(len(ids))+")", idArgs(ids)...)
+	rows, err := q.Query(ctx, "SELECT r.pipeline_id, r.id, r.status FROM pipeline_runs r JOIN pipelines p ON p.id = r.pipeline_id AND r.run_index = p.run_count WHERE p.id IN ("+idMarks(ids)+")", idArgs(ids)...)
 	if err != nil {
 		return nil, err
 	}

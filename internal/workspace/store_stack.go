@@ -39,7 +39,7 @@ func (s *Store) getStacks(ctx context.Context, q sqldb.Querier, ids []string, hy
 		}
 		return sts, nil
 	}
-	rows, err := q.Query(ctx, "SELECT sc.stack_id, c."+componentColsPrefixed+" FROM stack_composition sc JOIN stack_components c ON c.id = sc.component_id WHERE sc.stack_id IN ("+placeholders(len(ids))+")", idArgs(ids)...)
+	rows, err := q.Query(ctx, "SELECT sc.stack_id, c."+componentColsPrefixed+" FROM stack_composition sc JOIN stack_components c ON c.id = sc.component_id WHERE sc.stack_id IN ("+idMarks(ids)+")", idArgs(ids)...)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func (s *Store) getSteps(ctx context.Context, q sqldb.Querier, ids []string, hyd
 	for i := range steps {
 		byID[steps[i].ID] = &steps[i]
 	}
-	rows, err := q.Query(ctx, "SELECT step_id, kind, name, artifact_version_id FROM step_run_artifacts WHERE step_id IN ("+placeholders(len(ids))+") ORDER BY name, artifact_version_id", idArgs(ids)...)
+	rows, err := q.Query(ctx, "SELECT step_id, kind, name, artifact_version_id FROM step_run_artifacts WHERE step_id IN ("+idMarks(ids)+") ORDER BY name, artifact_version_id", idArgs(ids)...)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (s *Store) getSteps(ctx context.Context, q sqldb.Querier, ids []string, hyd
 		}
 		return steps, rows.Err()
 	}
-	rows, err = q.Query(ctx, "SELECT step_id, parent_id FROM step_run_parents WHERE step_id IN ("+placeholders(len(ids))+") ORDER BY parent_id", idArgs(ids)...)
+	rows, err = q.Query(ctx, "SELECT step_id, parent_id FROM step_run_parents WHERE step_id IN ("+idMarks(ids)+") ORDER BY parent_id", idArgs(ids)...)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func (s *Store) getTags(ctx context.Context, q sqldb.Querier, ids []string, hydr
 	if err != nil || len(ts) == 0 {
 		return ts, err
 	}
-	rows, err := q.Query(ctx, "SELECT tag_id, COUNT(*) FROM tag_resources WHERE tag_id IN ("+placeholders(len(ids))+") GROUP BY tag_id", idArgs(ids)...)
+	rows, err := q.Query(ctx, "SELECT tag_id, COUNT(*) FROM tag_resources WHERE tag_id IN ("+idMarks(ids)+") GROUP BY tag_id", idArgs(ids)...)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func tagsOf(ctx context.Context, q sqldb.Querier, rtype string, ids []string) (m
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := q.Query(ctx, "SELECT tr.resource_id, t.id, t.name, t.color FROM tag_resources tr JOIN tags t ON t.id = tr.tag_id WHERE tr.resource_type = ? AND tr.resource_id IN ("+placeholders(len(ids))+") ORDER BY t.name",
+	rows, err := q.Query(ctx, "SELECT tr.resource_id, t.id, t.name, t.color FROM tag_resources tr JOIN tags t ON t.id = tr.tag_id WHERE tr.resource_type = ? AND tr.resource_id IN ("+idMarks(ids)+") ORDER BY t.name",
 		append([]any{rtype}, idArgs(ids)...)...)
 	if err != nil {
 		return nil, err
@@ -247,7 +247,7 @@ func metadataOf(ctx context.Context, q sqldb.Querier, rtype string, ids []string
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := q.Query(ctx, "SELECT resource_id, mkey, mvalue FROM run_metadata WHERE resource_type = ? AND resource_id IN ("+placeholders(len(ids))+")",
+	rows, err := q.Query(ctx, "SELECT resource_id, mkey, mvalue FROM run_metadata WHERE resource_type = ? AND resource_id IN ("+idMarks(ids)+")",
 		append([]any{rtype}, idArgs(ids)...)...)
 	if err != nil {
 		return nil, err

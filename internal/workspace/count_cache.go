@@ -1,0 +1,156 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+)
+
+// A page of the wire carries total and total_pages, so every list counts
+// the rows its filter matches. Counting a million runs reads a million index
+// entries: tens of milliseconds, for a page of 50. So a count is exact up to
+// countBound, found by counting no further than that. Past it, the exact
+// count is kept per filter for countTTL, or a hundred times what counting
+// took if that is longer (a filter no index serves, such as name contains,
+// scans the table), and is refreshed in the background while it is asked
+// for. A large total may thus be that old; a small one never is.
+const (
+	countBound = 10_000
+	countTTL   = 10 * time.Second
+	maxCounts  = 1024
+)
+
+type countCache struct {
+	bound int64 // countBound; tests lower it
+	now   func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]*countEntry
+}
+
+type countEntry struct {
+	n          int64
+	at         time.Time
+	life       time.Duration
+	refreshing bool
+	ready      chan struct{} // closed when the first count is in
+	err        error
+}
+
+func newCountCache() *countCache {
+	return &countCache{bound: countBound, now: time.Now, entries: map[string]*countEntry{}}
+}
+
+// count returns how many rows of table match where.
+func (s *Store) count(ctx context.Context, q sqldb.Querier, table, where string, args []any) (int64, error) {
+	key := table + where + "\x00" + fmt.Sprint(args...)
+	if n, ok := s.counts.fresh(key, func() { s.refreshCount(key, table, where, args) }); ok {
+		return n, nil
+	}
+	var n int64
+	bounded := "SELECT COUNT(*) FROM (SELECT 1 FROM " + table + where + " LIMIT " + strconv.FormatInt(s.counts.bound+1, 10) + ") c"
+	if err := q.QueryRow(ctx, bounded, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	if n <= s.counts.bound {
+		return n, nil
+	}
+	return s.counts.load(ctx, key, func(ctx context.Context) (int64, error) {
+		return s.exactCount(ctx, q, table, where, args)
+	})
+}
+
+func (s *Store) exactCount(ctx context.Context, q sqldb.Querier, table, where string, args []any) (int64, error) {
+	var n int64
+	if err := q.QueryRow(ctx, "SELECT COUNT(*) FROM "+table+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// refreshCount counts again in the background, for a cached entry past half
+// its life.
+func (s *Store) refreshCount(key, table, where string, args []any) {
+	args = append([]any(nil), args...)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		n, err := s.exactCount(ctx, s.db, table, where, args)
+		s.counts.finishRefresh(key, n, time.Since(start), err)
+	}()
+}
+
+// fresh returns a cached count younger than its life; past half of that it
+// starts a refresh, once.
+func (c *countCache) fresh(key string, refresh func()) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil || e.ready != nil || e.err != nil {
+		return 0, false
+	}
+	age := c.now().Sub(e.at)
+	if age > e.life {
+		return 0, false
+	}
+	if age > e.life/2 && !e.refreshing {
+		e.refreshing = true
+		refresh()
+	}
+	return e.n, true
+}
+
+func (c *countCache) finishRefresh(key string, n int64, took time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil && e.ready == nil {
+		e.refreshing = false
+		if err == nil {
+			e.n, e.at, e.life = n, c.now(), lifeOf(took)
+		}
+	}
+}
+
+// load counts once for everyone asking for key at the same time.
+func (c *countCache) load(ctx context.Context, key string, count func(context.Context) (int64, error)) (int64, error) {
+	c.mu.Lock()
+	e := c.entries[key]
+	if e != nil && e.ready != nil {
+		ready := e.ready
+		c.mu.Unlock()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return e.n, e.err
+	}
+	if len(c.entries) >= maxCounts {
+		c.entries = map[string]*countEntry{}
+	}
+	e = &countEntry{ready: make(chan struct{})}
+	c.entries[key] = e
+	c.mu.Unlock()
+
+	start := time.Now()
+	n, err := count(ctx)
+	c.mu.Lock()
+	e.n, e.err, e.at, e.life = n, err, c.now(), lifeOf(time.Since(start))
+	close(e.ready)
+	e.ready = nil
+	if err != nil {
+		delete(c.entries, key)
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+// lifeOf is how long a count that took took is kept.
+func lifeOf(took time.Duration) time.Duration { return max(countTTL, 100*took) }

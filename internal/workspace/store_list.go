@@ -1,0 +1,170 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+)
+
+// listIDs runs the id query of a page: filters, scope, order and limits, and
+// the count. Only the index is read; the rows come after, by id. When the
+// page before this one was just served, the page starts where it ended (the
+// seek method) instead of skipping page×size index entries: paging through
+// a million runs costs the same on every page.
+func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery) ([]string, int64, error) {
+	where, args := lq.where()
+	total, err := s.count(ctx, q, sp.table, where, args)
+	if err != nil {
+		return nil, 0, err
+	}
+	dir, cmp := " ASC", " > "
+	if lq.desc {
+		dir, cmp = " DESC", " < "
+	}
+	pageKey := func(page int) string {
+		return sp.table + where + "\x00" + fmt.Sprint(args...) + "\x00" + lq.sortCol + dir + "\x00" + strconv.Itoa(lq.size) + "\x00" + strconv.Itoa(page)
+	}
+	seekable := lq.sortCol == "created" || lq.sortCol == "updated" // never NULL, ordered alike everywhere
+	offset := (lq.page - 1) * lq.size
+	cols := "id, 0"
+	if seekable {
+		cols = "id, " + lq.sortCol
+	}
+	query := "SELECT " + cols + " FROM " + sp.table + where
+	qargs := slices.Clip(args)
+	if seekable && lq.page > 1 {
+		if k, ok := s.seeks.get(pageKey(lq.page - 1)); ok {
+			c := "(" + lq.sortCol + cmp + "? OR (" + lq.sortCol + " = ? AND id" + cmp + "?))"
+			if where == "" {
+				query += " WHERE " + c
+			} else {
+				query += " AND " + c
+			}
+			qargs = append(qargs, k.value, k.value, k.id)
+			offset = 0
+		}
+	}
+	query += " ORDER BY " + lq.sortCol + dir + ", id" + dir + " LIMIT ? OFFSET ?"
+	rows, err := q.Query(ctx, query, append(qargs, lq.size, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", sp.table, err)
+	}
+	defer rows.Close()
+	ids := make([]string, 0, min(lq.size, 64))
+	var last seekKey
+	for rows.Next() {
+		var v sql.NullInt64
+		if err := rows.Scan(&last.id, &v); err != nil {
+			return nil, 0, err
+		}
+		last.value = v.Int64
+		ids = append(ids, last.id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if seekable && len(ids) == lq.size {
+		s.seeks.put(pageKey(lq.page), last)
+	}
+	return ids, total, nil
+}
+
+func (lq *listQuery) where() (string, []any) {
+	var parts []string
+	var args []any
+	if len(lq.filters) > 0 {
+		var fs []string
+		for _, c := range lq.filters {
+			fs = append(fs, c.sql)
+			args = append(args, c.args...)
+		}
+		join := " AND "
+		if lq.or {
+			join = " OR "
+		}
+		parts = append(parts, "("+strings.Join(fs, join)+")")
+	}
+	for _, c := range lq.scope {
+		parts = append(parts, "("+c.sql+")")
+		args = append(args, c.args...)
+	}
+	if len(parts) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(parts, " AND "), args
+}
+
+// addScope narrows a list regardless of the logical operator.
+func (lq *listQuery) addScope(sql string, args ...any) {
+	lq.scope = append(lq.scope, cond{sql: sql, args: args})
+}
+
+// pageOf fetches the rows of ids with get and wraps them in a page.
+func pageOf[T any](ctx context.Context, s *Store, sp *listSpec, lq *listQuery, get func(context.Context, sqldb.Querier, []string, bool) ([]T, error)) (client.Page[T], error) {
+	ids, total, err := s.listIDs(ctx, s.db, sp, lq)
+	if err != nil {
+		return client.Page[T]{}, err
+	}
+	items, err := get(ctx, s.db, ids, lq.hydrate)
+	if err != nil {
+		return client.Page[T]{}, err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	pages := int((total + int64(lq.size) - 1) / int64(lq.size))
+	if pages == 0 {
+		pages = 1
+	}
+	return client.Page[T]{Index: lq.page, MaxSize: lq.size, TotalPages: pages, Total: total, Items: items}, nil
+}
+
+// seekKey is where a page ended: its last row's sort value and id.
+type seekKey struct {
+	value int64
+	id    string
+}
+
+// seekCache remembers where recent pages ended, per filter, order, size
+// and page, for a minute.
+type seekCache struct {
+	mu sync.Mutex
+	m  map[string]seekEntry
+}
+
+type seekEntry struct {
+	key seekKey
+	at  time.Time
+}
+
+const (
+	seekTTL     = time.Minute
+	maxSeekKeys = 4096
+)
+
+func (c *seekCache) get(k string) (seekKey, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || time.Since(e.at) > seekTTL {
+		return seekKey{}, false
+	}
+	return e.key, true
+}
+
+func (c *seekCache) put(k string, v seekKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSeekKeys {
+		c.m = map[string]seekEntry{}
+	}
+	c.m[k] = seekEntry{key: v, at: time.Now()}
+}

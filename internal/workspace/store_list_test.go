@@ -1,0 +1,90 @@
+package workspace
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
+)
+
+// TestCountCache checks the promise of a page's total: exact up to the
+// bound, and past it kept for a while.
+func TestCountCache(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		srv, _, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "counts")
+		ctx := context.Background()
+		now := time.Now()
+		cc := srv.Store().counts
+		cc.bound, cc.now = 3, func() time.Time { return now }
+		addRuns := func(from, n int) {
+			for i := from; i < from+n; i++ {
+				must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r" + strconv.Itoa(i), Snapshot: f.snapshot.ID, Project: "counts", Status: "running"}))
+			}
+		}
+		total := func() int64 {
+			p := must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Size: 2, Filters: map[string]string{"pipeline_id": f.pipeline.ID}}))
+			if want := int((p.Total + 1) / 2); p.TotalPages != want {
+				t.Fatalf("total %d, total_pages %d: want %d", p.Total, p.TotalPages, want)
+			}
+			return p.Total
+		}
+		addRuns(0, 2)
+		if n := total(); n != 2 {
+			t.Fatalf("under the bound: total %d, want 2", n)
+		}
+		addRuns(2, 1)
+		if n := total(); n != 3 {
+			t.Fatalf("at the bound: total %d, want 3 at once", n)
+		}
+		addRuns(3, 2)
+		if n := total(); n != 5 {
+			t.Fatalf("past the bound, first count: total %d, want 5", n)
+		}
+		addRuns(5, 1)
+		if n := total(); n != 5 {
+			t.Fatalf("past the bound, within the TTL: total %d, want the cached 5", n)
+		}
+		now = now.Add(time.Hour)
+		if n := total(); n != 6 {
+			t.Fatalf("past the bound, after the TTL: total %d, want 6", n)
+		}
+	})
+}
+
+// TestPagesSeek pages through runs newest first and oldest first: the
+// pages after the first start where the one before ended, and must hold
+// what OFFSET would have given.
+func TestPagesSeek(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		_, _, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "seek")
+		ctx := context.Background()
+		for i := range 7 {
+			must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r" + strconv.Itoa(i), Snapshot: f.snapshot.ID, Project: "seek", Status: "running"}))
+		}
+		for _, sort := range []string{"desc:created", "asc:created", "desc:updated"} {
+			all := must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Size: 100, SortBy: sort}))
+			var paged []string
+			for page := 1; page <= 4; page++ {
+				p := must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Page: page, Size: 2, SortBy: sort}))
+				for _, r := range p.Items {
+					paged = append(paged, r.ID)
+				}
+			}
+			// A jump straight to a page has no page before it to seek from.
+			jump := must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Page: 3, Size: 3, SortBy: sort}))
+			if len(paged) != len(all.Items) || len(jump.Items) != 1 || jump.Items[0].ID != all.Items[6].ID {
+				t.Fatalf("%s: paged %d of %d runs, jump %d", sort, len(paged), len(all.Items), len(jump.Items))
+			}
+			for i, r := range all.Items {
+				if paged[i] != r.ID {
+					t.Fatalf("%s: item %d is %s paged, %s at once", sort, i, paged[i], r.ID)
+				}
+			}
+		}
+	})
+}
