@@ -19,6 +19,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -70,20 +71,34 @@ func Start(t testing.TB) *Cluster {
 		}
 		t.Skipf("kubetest: %v (run scripts/kube.sh kube_install, or set ENCLAVE_REQUIRE_SERVICES=1 to fail)", err)
 	}
-	c := &Cluster{BinDir: filepath.Dir(bins["kubectl"]), dir: t.TempDir()}
-	t.Cleanup(func() {
-		if t.Failed() {
+	// The ports are free when picked but may be taken before the components bind
+	// them; a component that exits at start gets another try on fresh ports.
+	for attempt := 0; attempt < 3; attempt++ {
+		c := &Cluster{BinDir: filepath.Dir(bins["kubectl"]), dir: t.TempDir()}
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		err = c.start(ctx, bins)
+		cancel()
+		if err == nil {
+			t.Cleanup(func() {
+				if t.Failed() {
+					c.dumpLogs(t)
+				}
+				c.stop()
+			})
+			return c
+		}
+		if !errors.Is(err, errExited) || attempt == 2 {
 			c.dumpLogs(t)
+			c.stop()
+			t.Fatalf("kubetest: %v", err)
 		}
 		c.stop()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	if err := c.start(ctx, bins); err != nil {
-		t.Fatalf("kubetest: %v", err)
 	}
-	return c
+	panic("unreachable")
 }
+
+// errExited marks a component that ended while the cluster was starting.
+var errExited = errors.New("exited")
 
 // Env is os.Environ with KUBECONFIG pointing at the cluster, for child processes
 // such as helm or kubectl.
@@ -354,7 +369,7 @@ func (c *Cluster) waitFor(ctx context.Context, what string, cond func() (bool, e
 				if len(b) > 2000 {
 					b = b[len(b)-2000:]
 				}
-				return fmt.Errorf("waiting for %s: %s exited (%v):\n%s", what, p.name, p.err, b)
+				return fmt.Errorf("waiting for %s: %s %w (%v):\n%s", what, p.name, errExited, p.err, b)
 			default:
 			}
 		}
