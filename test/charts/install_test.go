@@ -60,6 +60,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			{"zenml-workload-manager:zenml-runner", "create", "jobs.batch", "zenml-workload-manager", "yes"},
 			{"zenml-workload-manager:zenml-runner", "get", "pods --subresource=log", "zenml-workload-manager", "yes"},
 			{"wm:ws", "delete", "pods", "zenml-workload-manager", "no"},
+			{"wm:ws", "create", "secrets", "zenml-workload-manager", "yes"},
 			{"wm:ws", "get", "secrets", "zenml-workload-manager", "no"},
 			{"wm:ws", "create", "jobs.batch", "wm", "no"},
 		} {

@@ -501,6 +501,7 @@ func TestWorkspaceFeatures(t *testing.T) {
 		"ZENML_SERVER_MAX_CONCURRENT_TEMPLATE_RUNS":                    "2",
 		"ZENML_KUBERNETES_WORKLOAD_MANAGER_POD_RESOURCES":              `{"requests": {"cpu": "100m", "memory": "400Mi"}, "limits": {"memory": "700Mi"}}`,
 		"ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE":          "zenml_cloud_plugins.kubernetes_workload_manager.KubernetesWorkloadManager",
+		"ENCLAVE_IMAGE": image,
 	}
 	for k, v := range want {
 		if got := r.resolve(t, env[k]); got != v {
@@ -587,12 +588,13 @@ func TestWorkspaceFeatures(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"batch/jobs:create", "batch/jobs:get", "batch/jobs:list", "batch/jobs:delete", "/pods:list", "/pods/log:get"} {
+	needed := []string{"batch/jobs:create", "batch/jobs:get", "batch/jobs:list", "batch/jobs:delete", "/pods:list", "/pods/log:get", "/secrets:create"}
+	for _, want := range needed {
 		if !granted[want] {
 			t.Errorf("the workload manager's role lacks %s", want)
 		}
 	}
-	if len(granted) != 6 {
+	if len(granted) != len(needed) {
 		t.Errorf("the workload manager's role grants more than it needs: %v", granted)
 	}
 	var rb struct {

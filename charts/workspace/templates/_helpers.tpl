@@ -225,6 +225,10 @@ holds the credentials: the release's own or the migration hook copy.
 {{- if include "ws.caEnabled" $ -}}
 {{- $env = append $env (dict "name" "SSL_CERT_FILE" "value" "/etc/enclave/ca/ca.crt") -}}
 {{- end -}}
+{{- if and .server (include "ws.workloadManager" $) -}}
+{{- /* The workload manager's runner pods run the server's own image unless ZENML_KUBERNETES_WORKLOAD_MANAGER_RUNNER_IMAGE says otherwise. */ -}}
+{{- $env = append $env (dict "name" "ENCLAVE_IMAGE" "value" (include "ws.image" $)) -}}
+{{- end -}}
 {{- $px := $.Values.proxy -}}
 {{- if $px.httpProxy -}}{{- $env = append $env (dict "name" "HTTP_PROXY" "value" $px.httpProxy) -}}{{- end -}}
 {{- if $px.httpsProxy -}}{{- $env = append $env (dict "name" "HTTPS_PROXY" "value" $px.httpsProxy) -}}{{- end -}}
