@@ -62,20 +62,37 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		}
 		return nil, errs.E(errs.Unauthenticated, "the token is not valid for this server")
 	}
-	u, err := s.store.User(r.Context(), claims.Subject, true)
-	if err != nil || !u.Body.Active {
-		return nil, errs.E(errs.Unauthenticated, "the account of this token is gone or inactive")
+	p, err := s.sessionUser(r.Context(), claims.Subject)
+	if err != nil {
+		return nil, err
 	}
 	if claims.Kind == runTokenKind {
 		if err := s.checkRunToken(r, claims.Scope); err != nil {
 			return nil, err
 		}
 	}
-	p := &principal{UserID: u.ID, Name: u.Name, Admin: u.Body.IsAdmin, ServiceAccount: u.Body.IsServiceAccount}
+	return p, nil
+}
+
+// sessionUser returns the principal of an active user, from the store or,
+// within sessionUserTTL of the last read, from memory.
+func (s *Server) sessionUser(ctx context.Context, id string) (*principal, error) {
+	now := time.Now()
+	c := s.store.users
+	p, ok, gen := c.get(id, now)
+	if ok {
+		return &p, nil
+	}
+	u, err := s.store.User(ctx, id, true)
+	if err != nil || !u.Body.Active {
+		return nil, errs.E(errs.Unauthenticated, "the account of this token is gone or inactive")
+	}
+	p = principal{UserID: u.ID, Name: u.Name, Admin: u.Body.IsAdmin, ServiceAccount: u.Body.IsServiceAccount}
 	if u.Metadata.ExternalUserID != nil {
 		p.ExternalID = *u.Metadata.ExternalUserID
 	}
-	return p, nil
+	c.put(p, gen, now)
+	return &p, nil
 }
 
 func bearer(r *http.Request) string {

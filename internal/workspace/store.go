@@ -25,13 +25,14 @@ type Store struct {
 	counts *countCache
 	seeks  seekCache
 	box    *secretBox // nil when the secrets store is disabled
+	users  *userCache // the users of sessions, briefly
 	nowFn  func() int64
 	idFunc func() string
 }
 
 // NewStore wraps an open, migrated database.
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
-	return &Store{db: newStoreDB(db), counts: newCountCache(), box: box, nowFn: sqldb.Now, idFunc: newID}
+	return &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), box: box, nowFn: sqldb.Now, idFunc: newID}
 }
 
 // DB returns the database the store works on.

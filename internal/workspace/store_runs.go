@@ -49,15 +49,15 @@ func (s *Store) getRuns(ctx context.Context, q sqldb.Querier, ids []string, hydr
 	if err != nil || len(rs) == 0 {
 		return rs, err
 	}
-	tags, err := tagsOf(ctx, q, tagRun, ids)
-	if err != nil {
-		return nil, err
-	}
+	var tags map[string][]client.TagRef
 	var md map[string]map[string]any
 	if hydrate {
-		if md, err = metadataOf(ctx, q, "pipeline_run", ids); err != nil {
-			return nil, err
-		}
+		tags, md, err = tagsAndMetadataOf(ctx, q, tagRun, "pipeline_run", ids)
+	} else {
+		tags, err = tagsOf(ctx, q, tagRun, ids)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for i := range rs {
 		rs[i].Resources = &client.Tagged{Tags: tagRefs(tags, rs[i].ID)}

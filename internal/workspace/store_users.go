@@ -89,6 +89,7 @@ func (s *Store) CreateUser(ctx context.Context, req client.UserRequest, sa bool,
 // UpdateUser changes a user. A new password needs the old one unless
 // checkOld is false (an admin resetting it).
 func (s *Store) UpdateUser(ctx context.Context, id string, u client.UserUpdate, checkOld bool, description *string) (client.User, error) {
+	defer s.users.invalidate()
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		var hash string
 		if err := tx.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = ?", id).Scan(&hash); err != nil {
@@ -135,6 +136,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, u client.UserUpdate, 
 
 // DeleteUser removes a user and its API keys.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	defer s.users.invalidate()
 	res, err := s.db.Exec(ctx, "DELETE FROM users WHERE id = ?", id)
 	if err != nil {
 		return writeErr(err, "user")
@@ -163,6 +165,7 @@ func (s *Store) CheckPassword(ctx context.Context, name, password string) (clien
 // UpsertExternalUser creates or refreshes the local user that stands for a
 // control-plane user.
 func (s *Store) UpsertExternalUser(ctx context.Context, externalID, name, email string, isAdmin bool) (client.User, error) {
+	defer s.users.invalidate()
 	var id string
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		err := tx.QueryRow(ctx, "SELECT id FROM users WHERE external_user_id = ?", externalID).Scan(&id)

@@ -1,0 +1,71 @@
+package workspace
+
+import (
+	"sync"
+	"time"
+)
+
+// sessionUserTTL is how long the server trusts what it read of a session's
+// user (active, admin, name) without reading it again. A user deactivated,
+// demoted or deleted through this server is forgotten at once; through
+// another replica, or in the database directly, it takes effect within this
+// time.
+const sessionUserTTL = 2 * time.Second
+
+// maxSessionUsers bounds the cache; past it, it starts over.
+const maxSessionUsers = 10000
+
+// userCache keeps the principal of recently seen, active users by id, so
+// that an authenticated request costs no query for its user.
+type userCache struct {
+	mu    sync.Mutex
+	gen   uint64 // bumped by every change to users
+	users map[string]cachedUser
+	ttl   time.Duration
+}
+
+type cachedUser struct {
+	p       principal
+	expires time.Time
+}
+
+func newUserCache(ttl time.Duration) *userCache {
+	return &userCache{users: map[string]cachedUser{}, ttl: ttl}
+}
+
+// get returns the cached principal of id, and the generation to pass to put
+// after reading it from the store when there is none.
+func (c *userCache) get(id string, now time.Time) (principal, bool, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.users[id]; ok && now.Before(e.expires) {
+		return e.p, true, c.gen
+	}
+	return principal{}, false, c.gen
+}
+
+// put keeps p unless users changed since gen: a read that raced a
+// deactivation must not outlive it.
+func (c *userCache) put(p principal, gen uint64, now time.Time) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.users) >= maxSessionUsers {
+		clear(c.users)
+	}
+	c.users[p.UserID] = cachedUser{p: p, expires: now.Add(c.ttl)}
+}
+
+// invalidate forgets every user; the store calls it after each change to
+// the users table has been written.
+func (c *userCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.users)
+}
