@@ -203,11 +203,11 @@ func (s *Server) createStep(w http.ResponseWriter, r *http.Request, p *principal
 	if err := validateStepRequest(&req); err != nil {
 		return err
 	}
-	run, err := s.store.Run(r.Context(), req.PipelineRunID, false)
+	runID, projectID, owner, err := s.store.runOwner(r.Context(), req.PipelineRunID)
 	if err != nil {
 		return err
 	}
-	if err := s.authorize(r.Context(), p, rbac.Update, rtRun, run.Body.ProjectID, run.ID, run.Body.UserID); err != nil {
+	if err := s.authorize(r.Context(), p, rbac.Update, rtRun, projectID, runID, owner); err != nil {
 		return err
 	}
 	return respond(w)(s.store.CreateStep(r.Context(), p.UserID, req))

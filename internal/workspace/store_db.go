@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -77,4 +78,79 @@ func (d *storeDB) Exec(ctx context.Context, q string, args ...any) (sql.Result, 
 		return st.ExecContext(ctx, args...)
 	}
 	return d.DB.Exec(ctx, q, args...)
+}
+
+// storeTx is a transaction that runs the store's prepared statements on its
+// connection rather than parsing each query anew. A statement not yet
+// prepared runs unprepared and is prepared after the transaction ends: the
+// pool may have no other connection to prepare it on meanwhile.
+type storeTx struct {
+	d       *storeDB
+	tx      *sql.Tx
+	missing []string
+}
+
+// inTx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise, like sqldb.DB.InTx.
+func (d *storeDB) inTx(ctx context.Context, fn func(tx *storeTx) error) error {
+	stx, err := d.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &storeTx{d: d, tx: stx}
+	err = fn(t)
+	if err != nil {
+		_ = stx.Rollback()
+	} else if err = stx.Commit(); err != nil {
+		err = fmt.Errorf("commit: %w", err)
+	}
+	for _, q := range t.missing {
+		d.stmt(ctx, q, 0)
+	}
+	return err
+}
+
+func (t *storeTx) Dialect() sqldb.Dialect { return t.d.Dialect() }
+
+func (t *storeTx) stmt(ctx context.Context, q string, nargs int) *sql.Stmt {
+	if !t.d.prepare || nargs > maxStmtArgs {
+		return nil
+	}
+	if st, ok := t.d.stmts.Load(sqldb.Rebind(t.d.Dialect(), q)); ok {
+		return t.tx.StmtContext(ctx, st.(*sql.Stmt))
+	}
+	t.missing = append(t.missing, q)
+	return nil
+}
+
+func (t *storeTx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, q, len(args)); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, sqldb.Rebind(t.d.Dialect(), q), args...)
+}
+
+func (t *storeTx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q, len(args)); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, sqldb.Rebind(t.d.Dialect(), q), args...)
+}
+
+func (t *storeTx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q, len(args)); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, sqldb.Rebind(t.d.Dialect(), q), args...)
+}
+
+// execOnce runs a statement whose text varies with its arguments (a
+// multi-row INSERT) without keeping it prepared.
+func (t *storeTx) execOnce(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, sqldb.Rebind(t.d.Dialect(), q), args...)
+}
+
+// queryOnce is execOnce's query.
+func (t *storeTx) queryOnce(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, sqldb.Rebind(t.d.Dialect(), q), args...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strings"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
@@ -70,6 +71,17 @@ func (s *Store) getRuns(ctx context.Context, q sqldb.Querier, ids []string, hydr
 
 func (s *Store) Run(ctx context.Context, id string, hydrate bool) (client.Run, error) {
 	return one(ctx, s.db, id, "pipeline run", hydrate, s.getRuns)
+}
+
+// runOwner returns what authorizing an action on a run needs: its id, its
+// project and its owner, in one small query.
+func (s *Store) runOwner(ctx context.Context, id string) (runID, projectID, userID string, err error) {
+	if !validID(id) {
+		return "", "", "", errs.E(errs.NotFound, "pipeline run %s not found", id)
+	}
+	var user sql.NullString
+	err = s.db.QueryRow(ctx, "SELECT id, project_id, user_id FROM pipeline_runs WHERE id = ?", strings.ToLower(id)).Scan(&runID, &projectID, &user)
+	return runID, projectID, user.String, notFound(err, "pipeline run", id)
 }
 
 func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client.Run], error) {

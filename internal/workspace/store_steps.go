@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
@@ -113,49 +115,217 @@ func (s *Store) ListSteps(ctx context.Context, lq *listQuery) (client.Page[clien
 
 // CreateStep records a step of a run with the artifact versions it read and
 // wrote. The outputs' producer becomes this step unless they have one. All of
-// it, or nothing, is written.
+// it, or nothing, is written. Each kind of row is checked and written with
+// one statement whatever the number of parents and links, and the answer is
+// made from what was written rather than read back.
 func (s *Store) CreateStep(ctx context.Context, userID string, r client.StepRequest) (client.Step, error) {
 	id := s.idFunc()
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		var projectID string
+	now := s.now()
+	start, end := defaultTimes(r.Status, timeArg(r.StartTime), timeArg(r.EndTime), now)
+	inputs, outputs := linkSet(r.Inputs), linkSet(r.Outputs)
+	logs := ""
+	if r.Logs != nil {
+		logs = r.Logs.URI
+	}
+	var projectID string
+	err := s.db.inTx(ctx, func(tx *storeTx) error {
 		if err := tx.QueryRow(ctx, "SELECT project_id FROM pipeline_runs WHERE id = ?", r.PipelineRunID).Scan(&projectID); err != nil {
 			return notFound(err, "pipeline run", r.PipelineRunID)
 		}
-		for _, p := range r.ParentStepIDs {
-			var run string
-			if err := tx.QueryRow(ctx, "SELECT pipeline_run_id FROM step_runs WHERE id = ?", p).Scan(&run); err != nil {
-				return notFound(err, "parent step", p)
-			}
-			if run != r.PipelineRunID {
-				return errs.E(errs.Invalid, "parent step %s belongs to another run", p)
-			}
+		if err := s.checkParents(ctx, tx, r.PipelineRunID, r.ParentStepIDs); err != nil {
+			return err
 		}
-		logs := ""
-		if r.Logs != nil {
-			logs = r.Logs.URI
-		}
-		now := s.now()
-		start, end := defaultTimes(r.Status, timeArg(r.StartTime), timeArg(r.EndTime), now)
 		_, err := tx.Exec(ctx, "INSERT INTO step_runs ("+stepCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			id, r.Name, r.PipelineRunID, projectID, emptyNull(userID), r.Status, start, end,
 			r.CacheKey, r.CodeHash, rawOr(r.Config, "{}"), rawOr(r.Spec, "{}"), logs, now, now)
 		if err != nil {
 			return writeErr(err, "step run")
 		}
+		var args []any
 		for _, p := range r.ParentStepIDs {
-			if _, err := tx.Exec(ctx, "INSERT INTO step_run_parents (step_id, parent_id) VALUES (?, ?)", id, p); err != nil {
-				return writeErr(err, "step run")
-			}
+			args = append(args, id, p)
 		}
-		if err := s.linkArtifacts(ctx, tx, id, "input", projectID, r.Inputs); err != nil {
+		if err := tx.insertRows(ctx, "INSERT INTO step_run_parents (step_id, parent_id) VALUES ", 2, args); err != nil {
+			return writeErr(err, "step run")
+		}
+		if err := s.checkArtifacts(ctx, tx, projectID, inputs, outputs); err != nil {
 			return err
 		}
-		return s.linkOutputs(ctx, tx, id, r.PipelineRunID, projectID, r.Outputs)
+		args = args[:0]
+		for _, l := range [...]struct {
+			kind string
+			m    map[string][]string
+		}{{"input", inputs}, {"output", outputs}} {
+			for name, avs := range l.m {
+				for _, av := range avs {
+					args = append(args, id, av, name, l.kind)
+				}
+			}
+		}
+		if err := tx.insertRows(ctx, "INSERT INTO step_run_artifacts (step_id, artifact_version_id, name, kind) VALUES ", 4, args); err != nil {
+			return writeErr(err, "step run")
+		}
+		var avs []string
+		for _, ids := range outputs {
+			avs = append(avs, ids...)
+		}
+		for part := range slices.Chunk(avs, maxInArgs) {
+			if _, err := tx.execOnce(ctx, "UPDATE artifact_versions SET producer_step_run_id = ?, producer_pipeline_run_id = ? WHERE id IN ("+placeholders(len(part))+") AND producer_step_run_id IS NULL",
+				append([]any{id, r.PipelineRunID}, strArgs(part)...)...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return client.Step{}, err
 	}
-	return s.Step(ctx, id, true)
+	parents := slices.Sorted(slices.Values(r.ParentStepIDs))
+	if parents == nil {
+		parents = []string{}
+	}
+	st := client.Step{ID: id, Name: r.Name, Resources: &client.NoResources{}}
+	st.Body.ProjectID, st.Body.UserID, st.Body.Status = projectID, userID, r.Status
+	st.Body.Created, st.Body.Updated = wireTime(now), wireTime(now)
+	st.Body.StartTime, st.Body.EndTime = wireTimeArg(start), wireTimeArg(end)
+	st.Body.Inputs, st.Body.Outputs = inputs, outputs
+	st.Metadata = &client.StepMetadata{PipelineRunID: r.PipelineRunID, CacheKey: r.CacheKey, CodeHash: r.CodeHash,
+		Config: json.RawMessage(rawOr(r.Config, "{}")), Spec: json.RawMessage(rawOr(r.Spec, "{}")), LogsURI: logs,
+		ParentStepIDs: parents, RunMetadata: map[string]any{}}
+	return st, nil
+}
+
+// linkSet is a step's links as they are stored and read back: each name's
+// artifact versions sorted, without repeats.
+func linkSet(m map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(m))
+	for name, avs := range m {
+		out[name] = slices.Compact(slices.Sorted(slices.Values(avs)))
+	}
+	return out
+}
+
+// maxInArgs bounds the placeholders of one statement, well under every
+// dialect's limit.
+const maxInArgs = 500
+
+// rowMarks is the VALUES list of n rows of width placeholders.
+func rowMarks(width, n int) string {
+	row := "(" + placeholders(width) + ")"
+	return strings.Repeat(row+", ", n-1) + row
+}
+
+// insertRows inserts rows of width values each, given flat in args, with
+// as few statements as the limit on placeholders allows.
+func (t *storeTx) insertRows(ctx context.Context, insert string, width int, args []any) error {
+	for part := range slices.Chunk(args, maxInArgs/width*width) {
+		if _, err := t.execOnce(ctx, insert+rowMarks(width, len(part)/width), part...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairsByID runs query, which selects an id and one text and ends in
+// "WHERE id IN ", for ids, and maps the ids found to their text.
+func (t *storeTx) pairsByID(ctx context.Context, query string, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for part := range slices.Chunk(ids, maxInArgs) {
+		rows, err := t.queryOnce(ctx, query+"("+placeholders(len(part))+")", strArgs(part)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, v string
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// wireTimeArg is wireTimePtr for a value made by timeArg or defaultTimes.
+func wireTimeArg(v any) *client.Time {
+	us, ok := v.(int64)
+	if !ok {
+		return nil
+	}
+	t := wireTime(us)
+	return &t
+}
+
+// lookupID finds an id in rows read by id; MySQL compares ids without case.
+func lookupID[T any](d sqldb.Dialect, m map[string]T, id string) (T, bool) {
+	v, ok := m[id]
+	if !ok && d == sqldb.MySQL {
+		v, ok = m[strings.ToLower(id)]
+	}
+	return v, ok
+}
+
+// checkParents checks in one query that the parents are steps of the run.
+func (s *Store) checkParents(ctx context.Context, tx *storeTx, runID string, parents []string) error {
+	if len(parents) == 0 {
+		return nil
+	}
+	runs, err := tx.pairsByID(ctx, "SELECT id, pipeline_run_id FROM step_runs WHERE id IN ", parents)
+	if err != nil {
+		return err
+	}
+	for _, p := range parents {
+		run, ok := lookupID(tx.Dialect(), runs, p)
+		if !ok {
+			return errs.E(errs.NotFound, "parent step %s not found", p)
+		}
+		if run != runID {
+			return errs.E(errs.Invalid, "parent step %s belongs to another run", p)
+		}
+	}
+	return nil
+}
+
+// checkArtifacts checks in one query that the linked artifact versions are
+// of the step's project, reporting the first wrong one in the order inputs
+// then outputs, by name.
+func (s *Store) checkArtifacts(ctx context.Context, tx *storeTx, projectID string, inputs, outputs map[string][]string) error {
+	var ids []string
+	for _, m := range []map[string][]string{inputs, outputs} {
+		for _, avs := range m {
+			ids = append(ids, avs...)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	projects, err := tx.pairsByID(ctx, "SELECT id, project_id FROM artifact_versions WHERE id IN ", ids)
+	if err != nil {
+		return err
+	}
+	for _, l := range [...]struct {
+		kind string
+		m    map[string][]string
+	}{{"input", inputs}, {"output", outputs}} {
+		for _, name := range slices.Sorted(maps.Keys(l.m)) {
+			for _, av := range l.m[name] {
+				p, ok := lookupID(tx.Dialect(), projects, av)
+				if !ok {
+					return errs.E(errs.NotFound, "artifact version %s not found", av)
+				}
+				if p != projectID {
+					return errs.E(errs.Invalid, "%ss: artifact version %s belongs to another project", l.kind, av)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // linkArtifacts links artifact versions of the step's project to a step.

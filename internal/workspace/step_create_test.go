@@ -1,0 +1,78 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
+)
+
+// A created step is answered from what was written, not read back: the
+// answer must be what a GET reads, and a failed creation must leave nothing.
+func TestCreateStepAnswersWhatIsStored(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		srv, hs, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "steps")
+		run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "steps", Status: "running"}))
+		var avs []string
+		for i := range 3 {
+			av := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{
+				ArtifactName: "a" + string(rune('0'+i)), Project: "steps", Type: "DataArtifact", URI: "/a"}))
+			avs = append(avs, av.ID)
+		}
+		p1 := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "p1", PipelineRunID: run.ID, Status: "completed"}))
+		p2 := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "p2", PipelineRunID: run.ID, Status: "running"}))
+		body := `{"name":"s","pipeline_run_id":"` + run.ID + `","status":"completed","cache_key":"k","code_hash":"h",` +
+			`"config":{"b": [1, 2],  "a":{"x":null}},"spec":{"z":1},"logs":{"uri":"/logs/s"},` +
+			`"parent_step_ids":["` + p2.ID + `","` + p1.ID + `"],` +
+			`"inputs":{"y":["` + avs[1] + `","` + avs[0] + `","` + avs[1] + `"],"x":["` + avs[2] + `"]},` +
+			`"outputs":{"out":["` + avs[2] + `","` + avs[0] + `"]}}`
+		code, created := raw(t, hs, c.Token(), "POST", "/api/v1/steps", "application/json", body)
+		if code != http.StatusOK {
+			t.Fatalf("create: %d %s", code, created)
+		}
+		var st client.Step
+		if err := json.Unmarshal([]byte(created), &st); err != nil {
+			t.Fatal(err)
+		}
+		code, read := raw(t, hs, c.Token(), "GET", "/api/v1/steps/"+st.ID, "", "")
+		if code != http.StatusOK {
+			t.Fatalf("get: %d %s", code, read)
+		}
+		var a, b any
+		_ = json.Unmarshal([]byte(created), &a)
+		_ = json.Unmarshal([]byte(read), &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("created step answered\n%s\nbut reads\n%s", created, read)
+		}
+		av := must[client.ArtifactVersion](t)(c.GetArtifactVersion(ctx, avs[2], true))
+		if av.Metadata.ProducerStepRunID == nil || *av.Metadata.ProducerStepRunID != st.ID {
+			t.Fatalf("producer of an output: %+v", av.Metadata)
+		}
+
+		// Every failure rolls back the step with its links.
+		steps := countRows(t, srv.store.db.DB, "step_runs")
+		links := countRows(t, srv.store.db.DB, "step_run_artifacts")
+		for _, bad := range []string{
+			`"parent_step_ids":["` + newID() + `"]`,
+			`"parent_step_ids":["` + p1.ID + `","` + p1.ID + `"]`,
+			`"inputs":{"x":["` + avs[0] + `","` + newID() + `"]}`,
+			`"outputs":{"x":["` + newID() + `"]}`,
+		} {
+			code, out := raw(t, hs, c.Token(), "POST", "/api/v1/steps", "application/json",
+				`{"name":"bad","pipeline_run_id":"`+run.ID+`","status":"running",`+bad+`}`)
+			if code < 400 || !strings.Contains(out, "detail") && !strings.Contains(out, "message") {
+				t.Fatalf("%s: %d %s", bad, code, out)
+			}
+		}
+		if n, m := countRows(t, srv.store.db.DB, "step_runs"), countRows(t, srv.store.db.DB, "step_run_artifacts"); n != steps || m != links {
+			t.Fatalf("failed creations left rows: steps %d → %d, links %d → %d", steps, n, links, m)
+		}
+	})
+}
