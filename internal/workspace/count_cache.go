@@ -14,14 +14,18 @@ import (
 // the rows its filter matches. Counting a million runs reads a million index
 // entries: tens of milliseconds, for a page of 50. So a count is exact up to
 // countBound, found by counting no further than that. Past it, the exact
-// count is kept per filter for countTTL, or a hundred times what counting
-// took if that is longer (a filter no index serves, such as name contains,
-// scans the table), and is refreshed in the background while it is asked
-// for. A large total may thus be that old; a small one never is.
+// count is kept per filter for its life: countTTL, or a thousand times what
+// counting took if that is longer (a filter no index serves, such as name
+// contains, scans the table), at most maxCountLife. Past half its life it is
+// counted again in the background while it is asked for — one such count at
+// a time, so that refreshes never crowd the requests — and it is still
+// served until twice its life; only then does a request count again itself.
+// A large total may thus be up to twice its life old; a small one never is.
 const (
-	countBound = 10_000
-	countTTL   = 10 * time.Second
-	maxCounts  = 1024
+	countBound   = 10_000
+	countTTL     = 10 * time.Second
+	maxCountLife = 2 * time.Minute
+	maxCounts    = 1024
 )
 
 type countCache struct {
@@ -30,6 +34,7 @@ type countCache struct {
 
 	mu      sync.Mutex
 	entries map[string]*countEntry
+	refresh chan struct{} // a token for the one background count at a time
 }
 
 type countEntry struct {
@@ -42,7 +47,7 @@ type countEntry struct {
 }
 
 func newCountCache() *countCache {
-	return &countCache{bound: countBound, now: time.Now, entries: map[string]*countEntry{}}
+	return &countCache{bound: countBound, now: time.Now, entries: map[string]*countEntry{}, refresh: make(chan struct{}, 1)}
 }
 
 // count returns how many rows of table match where.
@@ -73,10 +78,11 @@ func (s *Store) exactCount(ctx context.Context, q sqldb.Querier, table, where st
 }
 
 // refreshCount counts again in the background, for a cached entry past half
-// its life.
+// its life; the caller holds the refresh token, which this gives back.
 func (s *Store) refreshCount(key, table, where string, args []any) {
 	args = append([]any(nil), args...)
 	go func() {
+		defer func() { <-s.counts.refresh }()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		start := time.Now()
@@ -85,8 +91,8 @@ func (s *Store) refreshCount(key, table, where string, args []any) {
 	}()
 }
 
-// fresh returns a cached count younger than its life; past half of that it
-// starts a refresh, once.
+// fresh returns a cached count younger than twice its life; past half of
+// that it starts a refresh, unless one is running.
 func (c *countCache) fresh(key string, refresh func()) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -95,12 +101,16 @@ func (c *countCache) fresh(key string, refresh func()) (int64, bool) {
 		return 0, false
 	}
 	age := c.now().Sub(e.at)
-	if age > e.life {
+	if age > 2*e.life {
 		return 0, false
 	}
 	if age > e.life/2 && !e.refreshing {
-		e.refreshing = true
-		refresh()
+		select {
+		case c.refresh <- struct{}{}:
+			e.refreshing = true
+			refresh()
+		default: // another count is running: a later request will ask again
+		}
 	}
 	return e.n, true
 }
@@ -153,4 +163,4 @@ func (c *countCache) load(ctx context.Context, key string, count func(context.Co
 }
 
 // lifeOf is how long a count that took took is kept.
-func lifeOf(took time.Duration) time.Duration { return max(countTTL, 100*took) }
+func lifeOf(took time.Duration) time.Duration { return min(maxCountLife, max(countTTL, 1000*took)) }
