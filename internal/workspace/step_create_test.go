@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,4 +76,45 @@ func TestCreateStepAnswersWhatIsStored(t *testing.T) {
 			t.Fatalf("failed creations left rows: steps %d → %d, links %d → %d", steps, n, links, m)
 		}
 	})
+}
+
+// Steps created at once on SQLite commit in groups: a step that fails must
+// get its own error and cost the others nothing.
+func TestStepGroupKeepsTheOthers(t *testing.T) {
+	ctx := context.Background()
+	srv, _, c := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	if srv.store.stepGroup == nil {
+		t.Fatal("no step groups on SQLite")
+	}
+	f := newFixture(t, c, "group")
+	run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "group", Status: "running"}))
+	const n = 40
+	errc := make(chan error, n)
+	for i := range n {
+		go func() {
+			name := "s" + strconv.Itoa(i)
+			if i%5 == 0 {
+				name = "same" // all but one of these fail
+			}
+			req := client.StepRequest{Name: name, PipelineRunID: run.ID, Status: "running"}
+			if i%7 == 0 {
+				req.ParentStepIDs = []string{newID()} // fails
+				req.Name = "bad" + strconv.Itoa(i)
+			}
+			_, err := c.CreateStep(ctx, req)
+			errc <- err
+		}()
+	}
+	failed := 0
+	for range n {
+		if err := <-errc; err != nil {
+			failed++
+		}
+	}
+	steps := must[client.Page[client.Step]](t)(c.ListSteps(ctx, &client.ListOptions{Size: 100, Filters: map[string]string{"pipeline_run_id": run.ID}}))
+	// 40 steps: 6 with a bad parent (0, 7, …, 35), 8 named "same" (0, 5, …, 35) of
+	// which 0 and 35 have a bad parent too: 6 + 5 fail, 29 are written.
+	if failed != 11 || steps.Total != n-11 {
+		t.Fatalf("%d failed, %d written: want 11 and %d", failed, steps.Total, n-11)
+	}
 }

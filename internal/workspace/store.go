@@ -26,13 +26,19 @@ type Store struct {
 	seeks  seekCache
 	box    *secretBox // nil when the secrets store is disabled
 	users  *userCache // the users of sessions, briefly
-	nowFn  func() int64
-	idFunc func() string
+
+	stepGroup *stepGroup // SQLite: concurrent step creations commit together
+	nowFn     func() int64
+	idFunc    func() string
 }
 
 // NewStore wraps an open, migrated database.
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
-	return &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), box: box, nowFn: sqldb.Now, idFunc: newID}
+	s := &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), box: box, nowFn: sqldb.Now, idFunc: newID}
+	if db.Dialect() == sqldb.SQLite {
+		s.stepGroup = &stepGroup{s: s}
+	}
+	return s
 }
 
 // DB returns the database the store works on.

@@ -119,6 +119,28 @@ func (s *Store) ListSteps(ctx context.Context, lq *listQuery) (client.Page[clien
 // one statement whatever the number of parents and links, and the answer is
 // made from what was written rather than read back.
 func (s *Store) CreateStep(ctx context.Context, userID string, r client.StepRequest) (client.Step, error) {
+	if s.stepGroup != nil {
+		return s.stepGroup.create(ctx, userID, r)
+	}
+	return s.createStep(ctx, userID, r)
+}
+
+// createStep creates one step in a transaction of its own.
+func (s *Store) createStep(ctx context.Context, userID string, r client.StepRequest) (client.Step, error) {
+	var st client.Step
+	err := s.db.inTx(ctx, func(tx *storeTx) error {
+		var err error
+		st, err = s.writeStep(ctx, tx, userID, r)
+		return err
+	})
+	if err != nil {
+		return client.Step{}, err
+	}
+	return st, nil
+}
+
+// writeStep writes a step within tx and returns it as a read would.
+func (s *Store) writeStep(ctx context.Context, tx *storeTx, userID string, r client.StepRequest) (client.Step, error) {
 	id := s.idFunc()
 	now := s.now()
 	start, end := defaultTimes(r.Status, timeArg(r.StartTime), timeArg(r.EndTime), now)
@@ -128,7 +150,7 @@ func (s *Store) CreateStep(ctx context.Context, userID string, r client.StepRequ
 		logs = r.Logs.URI
 	}
 	var projectID string
-	err := s.db.inTx(ctx, func(tx *storeTx) error {
+	err := func() error {
 		if err := tx.QueryRow(ctx, "SELECT project_id FROM pipeline_runs WHERE id = ?", r.PipelineRunID).Scan(&projectID); err != nil {
 			return notFound(err, "pipeline run", r.PipelineRunID)
 		}
@@ -176,7 +198,7 @@ func (s *Store) CreateStep(ctx context.Context, userID string, r client.StepRequ
 			}
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return client.Step{}, err
 	}

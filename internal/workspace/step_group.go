@@ -1,0 +1,105 @@
+package workspace
+
+import (
+	"context"
+	"sync"
+
+	"github.com/enclave-mlops/enclave/client"
+)
+
+// stepGroup commits steps created at the same time together, on SQLite.
+// There every commit writes the WAL frames of step_runs and its indexes, and
+// only one write transaction runs at a time, so steps created one by one
+// wait for each other's commits. The creations that arrive while a group is
+// being written form the next group, written in one transaction. If any
+// step of a group fails — or the commit does — the group is rolled back and
+// each of its steps is created again alone, in a transaction of its own: a
+// failing step gets its own error and costs the others nothing but time.
+// (Savepoints per step were tried: SQLite writes each savepoint's journal
+// to a temporary file, which cost more than the commits saved.)
+type stepGroup struct {
+	s *Store
+
+	mu      sync.Mutex
+	pending []*stepJob
+	running bool
+}
+
+type stepJob struct {
+	ctx    context.Context
+	userID string
+	req    client.StepRequest
+	st     client.Step
+	err    error
+	done   chan struct{}
+}
+
+// maxStepGroup bounds a group, so that one commit does not keep the first
+// step of a long queue waiting.
+const maxStepGroup = 64
+
+func (g *stepGroup) create(ctx context.Context, userID string, r client.StepRequest) (client.Step, error) {
+	j := &stepJob{ctx: ctx, userID: userID, req: r, done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, j)
+	if !g.running {
+		g.running = true
+		go g.loop()
+	}
+	g.mu.Unlock()
+	<-j.done // not on ctx: the step may be in a transaction that commits
+	return j.st, j.err
+}
+
+// loop writes groups until none are waiting.
+func (g *stepGroup) loop() {
+	for {
+		g.mu.Lock()
+		n := min(len(g.pending), maxStepGroup)
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		group := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		g.write(group)
+		for _, j := range group {
+			close(j.done)
+		}
+	}
+}
+
+func (g *stepGroup) write(group []*stepJob) {
+	s := g.s
+	if len(group) == 1 {
+		j := group[0]
+		j.st, j.err = s.createStep(j.ctx, j.userID, j.req)
+		return
+	}
+	// Statements run without the requests' cancellation: on SQLite an
+	// interrupted write rolls back the whole transaction, the others' steps
+	// with it. A request gone before the group is written is left out.
+	ctx := context.Background()
+	var live []*stepJob
+	for _, j := range group {
+		if j.err = j.ctx.Err(); j.err == nil {
+			live = append(live, j)
+		}
+	}
+	err := s.db.inTx(ctx, func(tx *storeTx) error {
+		for _, j := range live {
+			var err error
+			if j.st, err = s.writeStep(context.WithoutCancel(j.ctx), tx, j.userID, j.req); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, j := range live {
+			j.st, j.err = s.createStep(j.ctx, j.userID, j.req)
+		}
+	}
+}
