@@ -32,6 +32,7 @@ type Server struct {
 	authz    authorizer
 	pro      *proClient // nil in standalone mode
 	throttle *auth.Throttle
+	tokens   *tokenCache // session tokens whose signature was checked, briefly
 	logs     *logFiles
 	handler  http.Handler
 
@@ -67,7 +68,7 @@ func newServer(ctx context.Context, cfg Config, db *sqldb.DB, log *slog.Logger) 
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log, db: db, store: NewStore(db, box), throttle: auth.NewThrottle(),
+	s := &Server{cfg: cfg, log: log, db: db, store: NewStore(db, box), throttle: auth.NewThrottle(), tokens: newTokenCache(sessionUserTTL),
 		logs: &logFiles{dir: filepath.Join(cfg.DataDir, "logs")}}
 	if err := s.store.EnsureDefaults(ctx, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("create defaults: %w", err)

@@ -55,19 +55,28 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	if tok == "" {
 		return nil, errs.E(errs.Unauthenticated, "authentication required: send a bearer token or log in")
 	}
-	claims, err := s.signer.Verify(tok, auth.Validation{Issuer: s.serverID, Audience: s.serverID, Leeway: 30 * time.Second})
-	if err != nil {
-		if errors.Is(err, auth.ErrExpiredToken) {
-			return nil, errs.E(errs.Unauthenticated, "the session has expired: log in again")
+	now := time.Now()
+	ct, ok := s.tokens.get(tok, now)
+	if !ok {
+		const leeway = 30 * time.Second
+		claims, err := s.signer.Verify(tok, auth.Validation{Issuer: s.serverID, Audience: s.serverID, Leeway: leeway})
+		if err != nil {
+			if errors.Is(err, auth.ErrExpiredToken) {
+				return nil, errs.E(errs.Unauthenticated, "the session has expired: log in again")
+			}
+			return nil, errs.E(errs.Unauthenticated, "the token is not valid for this server")
 		}
-		return nil, errs.E(errs.Unauthenticated, "the token is not valid for this server")
+		ct = cachedToken{subject: claims.Subject, kind: claims.Kind, scope: claims.Scope}
+		if claims.ExpiresAt > 0 {
+			s.tokens.put(tok, ct, now, time.Unix(claims.ExpiresAt, 0).Add(leeway))
+		}
 	}
-	p, err := s.sessionUser(r.Context(), claims.Subject)
+	p, err := s.sessionUser(r.Context(), ct.subject)
 	if err != nil {
 		return nil, err
 	}
-	if claims.Kind == runTokenKind {
-		if err := s.checkRunToken(r, claims.Scope); err != nil {
+	if ct.kind == runTokenKind {
+		if err := s.checkRunToken(r, ct.scope); err != nil {
 			return nil, err
 		}
 	}

@@ -69,3 +69,49 @@ func (c *userCache) invalidate() {
 	c.gen++
 	clear(c.users)
 }
+
+// tokenCache keeps, for sessionUserTTL, what the signature check of a token
+// found: a token is the same bytes on every request of a session, and
+// checking it (base64, HMAC, JSON) was a sixth of a GET. An entry never
+// outlives the token's own expiry.
+type tokenCache struct {
+	mu     sync.Mutex
+	tokens map[string]cachedToken
+	ttl    time.Duration
+}
+
+type cachedToken struct {
+	subject, kind, scope string
+	expires              time.Time
+}
+
+func newTokenCache(ttl time.Duration) *tokenCache {
+	return &tokenCache{tokens: map[string]cachedToken{}, ttl: ttl}
+}
+
+func (c *tokenCache) get(tok string, now time.Time) (cachedToken, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.tokens[tok]
+	if !ok || !now.Before(e.expires) {
+		return cachedToken{}, false
+	}
+	return e, true
+}
+
+// put keeps a verified token until now + ttl, or until valid, if sooner.
+func (c *tokenCache) put(tok string, e cachedToken, now, valid time.Time) {
+	if c.ttl <= 0 {
+		return
+	}
+	e.expires = now.Add(c.ttl)
+	if valid.Before(e.expires) {
+		e.expires = valid
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.tokens) >= maxSessionUsers {
+		clear(c.tokens)
+	}
+	c.tokens[tok] = e
+}

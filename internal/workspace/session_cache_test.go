@@ -32,3 +32,22 @@ func TestUserCache(t *testing.T) {
 		t.Fatal("invalidate kept a user")
 	}
 }
+
+func TestTokenCacheNeverOutlivesTheToken(t *testing.T) {
+	c := newTokenCache(2 * time.Second)
+	now := time.Now()
+	c.put("a", cachedToken{subject: "u"}, now, now.Add(time.Second))
+	c.put("b", cachedToken{subject: "v"}, now, now.Add(time.Hour))
+	if e, ok := c.get("a", now); !ok || e.subject != "u" {
+		t.Fatalf("a: %+v %v", e, ok)
+	}
+	if _, ok := c.get("a", now.Add(time.Second)); ok {
+		t.Fatal("a token kept past its expiry")
+	}
+	if _, ok := c.get("b", now.Add(1500*time.Millisecond)); !ok {
+		t.Fatal("b dropped within the TTL")
+	}
+	if _, ok := c.get("b", now.Add(2*time.Second)); ok {
+		t.Fatal("b kept past the TTL")
+	}
+}
