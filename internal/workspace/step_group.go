@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/enclave-mlops/enclave/client"
@@ -54,6 +55,10 @@ func (g *stepGroup) create(ctx context.Context, userID string, r client.StepRequ
 // loop writes groups until none are waiting.
 func (g *stepGroup) loop() {
 	for {
+		// Let the requests that are on their way here arrive first: with
+		// one core (GOMAXPROCS=1) the loop would otherwise run as soon as
+		// the first step is queued, and every group would be of one.
+		runtime.Gosched()
 		g.mu.Lock()
 		n := min(len(g.pending), maxStepGroup)
 		if n == 0 {
