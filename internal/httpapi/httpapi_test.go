@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/enclave-mlops/enclave/internal/errs"
+)
+
+func TestWriteErrorMapsKinds(t *testing.T) {
+	cases := []struct {
+		err    error
+		status int
+		class  string
+		msg    string
+	}{
+		{errs.E(errs.NotFound, "run r1 not found"), 404, "KeyError", "run r1 not found"},
+		{errs.E(errs.Conflict, "exists"), 409, "EntityExistsError", "exists"},
+		{errs.E(errs.Forbidden, "no"), 403, "IllegalOperationError", "no"},
+		{errs.E(errs.Unauthenticated, "who"), 401, "AuthorizationException", "who"},
+		{errs.E(errs.Invalid, "bad"), 422, "ValidationError", "bad"},
+		{errs.E(errs.TooMany, "slow down"), 429, "TooManyRequestsError", "slow down"},
+		{errors.New("pq: connection refused to 10.0.0.5"), 500, "RuntimeError", "internal server error"},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		WriteError(rec, httptest.NewRequest("GET", "/x", nil), c.err)
+		var body ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%v: body %q", c.err, rec.Body.String())
+		}
+		if rec.Code != c.status || body.Detail[0] != c.class || body.Detail[1] != c.msg {
+			t.Errorf("%v: %d %v, want %d [%s %s]", c.err, rec.Code, body.Detail, c.status, c.class, c.msg)
+		}
+		if c.status == 401 && rec.Header().Get("WWW-Authenticate") == "" {
+			t.Error("401 without WWW-Authenticate")
+		}
+	}
+}
+
+func decodeWith(ct, body string) error {
+	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	if ct != "" {
+		r.Header.Set("Content-Type", ct)
+	}
+	var v struct {
+		Name string `json:"name"`
+		N    int    `json:"n"`
+	}
+	return DecodeJSON(r, &v)
+}
+
+func TestDecodeJSON(t *testing.T) {
+	if err := decodeWith("application/json; charset=utf-8", `{"name":"a","n":1}`); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		ct, body string
+		kind     errs.Kind
+		msg      string
+	}{
+		"no content type":  {"", `{}`, errs.Unsupported, "Content-Type"},
+		"form":             {"application/x-www-form-urlencoded", `name=a`, errs.Unsupported, "application/json"},
+		"empty":            {"application/json", ``, errs.Invalid, "empty"},
+		"truncated":        {"application/json", `{"name":`, errs.Invalid, "truncated"},
+		"syntax":           {"application/json", `{"name" "a"}`, errs.Invalid, "malformed"},
+		"unknown field":    {"application/json", `{"nam":"a"}`, errs.Invalid, `unknown field "nam"`},
+		"wrong type":       {"application/json", `{"n":"x"}`, errs.Invalid, `field "n"`},
+		"two values":       {"application/json", `{} {}`, errs.Invalid, "more than one"},
+		"trailing garbage": {"application/json", `{} x`, errs.Invalid, ""},
+		"array for object": {"application/json", `[]`, errs.Invalid, "must be"},
+	}
+	for name, c := range cases {
+		err := decodeWith(c.ct, c.body)
+		if errs.KindOf(err) != c.kind || !strings.Contains(errs.Message(err), c.msg) {
+			t.Errorf("%s: %v (kind %v), want kind %v with %q", name, err, errs.KindOf(err), c.kind, c.msg)
+		}
+	}
+}
+
+func TestLimitBodyAndRecover(t *testing.T) {
+	var h http.Handler = Handle(func(w http.ResponseWriter, r *http.Request) error {
+		if r.URL.Path == "/panic" {
+			panic("boom")
+		}
+		var v map[string]string
+		if err := DecodeJSON(r, &v); err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, v)
+		return nil
+	})
+	h = Chain(h, Recover, LimitBody(64))
+	big := `{"a":"` + strings.Repeat("x", 100) + `"}`
+	for _, c := range []struct {
+		path, body string
+		chunked    bool
+		want       int
+	}{
+		{"/", `{"a":"b"}`, false, 200},
+		{"/", big, false, 413},
+		{"/", big, true, 413}, // no Content-Length: cut while reading
+		{"/panic", `{}`, false, 500},
+	} {
+		r := httptest.NewRequest("POST", c.path, strings.NewReader(c.body))
+		r.Header.Set("Content-Type", "application/json")
+		if c.chunked {
+			r.ContentLength = -1
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != c.want {
+			t.Errorf("%s %d bytes (chunked %v): %d, want %d: %s", c.path, len(c.body), c.chunked, rec.Code, c.want, rec.Body.String())
+		}
+	}
+}
+
+func TestBoolAndQueryOnly(t *testing.T) {
+	q := map[string][]string{"enroll": {"True"}, "hydrate": {"0"}, "bad": {"maybe"}}
+	if v, err := Bool(q, "enroll", false); err != nil || !v {
+		t.Fatalf("True: %v %v", v, err)
+	}
+	if v, err := Bool(q, "hydrate", true); err != nil || v {
+		t.Fatalf("0: %v %v", v, err)
+	}
+	if v, err := Bool(q, "absent", true); err != nil || !v {
+		t.Fatalf("absent: %v %v", v, err)
+	}
+	if _, err := Bool(q, "bad", false); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("maybe: %v", err)
+	}
+	if err := QueryOnly(q, "enroll", "hydrate"); !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "bad") {
+		t.Fatalf("unknown parameter: %v", err)
+	}
+}
