@@ -40,20 +40,11 @@ func (s *Store) getArtifacts(ctx context.Context, q sqldb.Querier, ids []string,
 		return nil, err
 	}
 	// The latest version of each artifact: the newest by creation.
-	rows, err := q.Query(ctx, `SELECT v.artifact_id, v.id, v.version FROM artifact_versions v
+	latest, err := latestVersions(ctx, q, `SELECT v.artifact_id, v.id, v.version FROM artifact_versions v
 		WHERE v.artifact_id IN (`+idMarks(ids)+`)
-		AND v.created = (SELECT MAX(w.created) FROM artifact_versions w WHERE w.artifact_id = v.artifact_id)`, idArgs(ids)...)
+		AND v.created = (SELECT MAX(w.created) FROM artifact_versions w WHERE w.artifact_id = v.artifact_id)`, ids)
 	if err != nil {
 		return nil, err
-	}
-	defer rows.Close()
-	latest := map[string][2]string{}
-	for rows.Next() {
-		var aid, vid, ver string
-		if err := rows.Scan(&aid, &vid, &ver); err != nil {
-			return nil, err
-		}
-		latest[aid] = [2]string{vid, ver}
 	}
 	for i := range as {
 		res := &client.ArtifactResources{Tags: tagRefs(tags, as[i].ID)}
@@ -62,7 +53,26 @@ func (s *Store) getArtifacts(ctx context.Context, q sqldb.Querier, ids []string,
 		}
 		as[i].Resources = res
 	}
-	return as, rows.Err()
+	return as, nil
+}
+
+// latestVersions runs query, which selects (parent id, version id, version
+// name) for the latest version of each of ids, and maps parent to the pair.
+func latestVersions(ctx context.Context, q sqldb.Querier, query string, ids []string) (map[string][2]string, error) {
+	rows, err := q.Query(ctx, query, idArgs(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	latest := map[string][2]string{}
+	for rows.Next() {
+		var parent, id, name string
+		if err := rows.Scan(&parent, &id, &name); err != nil {
+			return nil, err
+		}
+		latest[parent] = [2]string{id, name}
+	}
+	return latest, rows.Err()
 }
 
 func (s *Store) Artifact(ctx context.Context, id string, hydrate bool) (client.Artifact, error) {

@@ -39,20 +39,12 @@ func (s *Store) getModels(ctx context.Context, q sqldb.Querier, ids []string, hy
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT v.model_id, v.id, v.name FROM model_versions v
+	// The latest version of each model: the highest number.
+	latest, err := latestVersions(ctx, q, `SELECT v.model_id, v.id, v.name FROM model_versions v
 		WHERE v.model_id IN (`+idMarks(ids)+`)
-		AND v.number = (SELECT MAX(w.number) FROM model_versions w WHERE w.model_id = v.model_id)`, idArgs(ids)...)
+		AND v.number = (SELECT MAX(w.number) FROM model_versions w WHERE w.model_id = v.model_id)`, ids)
 	if err != nil {
 		return nil, err
-	}
-	defer rows.Close()
-	latest := map[string][2]string{}
-	for rows.Next() {
-		var mid, vid, name string
-		if err := rows.Scan(&mid, &vid, &name); err != nil {
-			return nil, err
-		}
-		latest[mid] = [2]string{vid, name}
 	}
 	for i := range ms {
 		res := &client.ModelResources{Tags: tagRefs(tags, ms[i].ID)}
@@ -61,7 +53,7 @@ func (s *Store) getModels(ctx context.Context, q sqldb.Querier, ids []string, hy
 		}
 		ms[i].Resources = res
 	}
-	return ms, rows.Err()
+	return ms, nil
 }
 
 func (s *Store) Model(ctx context.Context, id string, hydrate bool) (client.Model, error) {
