@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -135,5 +136,40 @@ func TestBoolAndQueryOnly(t *testing.T) {
 	}
 	if err := QueryOnly(q, "enroll", "hydrate"); !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "bad") {
 		t.Fatalf("unknown parameter: %v", err)
+	}
+}
+
+func TestRequestIDAndLogger(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var seen []string
+	h := Chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, RequestID(r.Context()))
+		Logger(r.Context()).Info("inside")
+		w.WriteHeader(http.StatusTeapot)
+	}), WithRequest(log), AccessLog)
+	for _, given := range []string{"", "", "from-proxy-1", strings.Repeat("x", 65)} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if given != "" {
+			r.Header.Set("X-Request-Id", given)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if got := rec.Header().Get("X-Request-Id"); got != seen[len(seen)-1] || got == "" {
+			t.Fatalf("header %q, handler saw %q", got, seen[len(seen)-1])
+		}
+	}
+	if seen[0] == seen[1] {
+		t.Fatalf("two requests got one id %q", seen[0])
+	}
+	if seen[2] != "from-proxy-1" || seen[3] == strings.Repeat("x", 65) {
+		t.Fatalf("ids %v: a sane incoming id is kept, an absurd one replaced", seen)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "msg=inside request_id="+seen[0]) || !strings.Contains(out, "status=418") {
+		t.Fatalf("log lacks the request id or the access line:\n%s", out)
+	}
+	if Logger(httptest.NewRequest("GET", "/", nil).Context()) == nil || RequestID(httptest.NewRequest("GET", "/", nil).Context()) != "" {
+		t.Fatal("outside a request: want a discarding logger and no id")
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/enclave-mlops/enclave/internal/errs"
@@ -25,23 +28,61 @@ func Chain(h http.Handler, mw ...Middleware) http.Handler {
 
 type ctxKey int
 
-const (
-	loggerKey ctxKey = iota
-	requestIDKey
-)
+const requestKey ctxKey = iota
+
+// requestInfo is what WithRequest attaches to a request. The logger that
+// carries the request id is built only when something logs: most requests
+// never do, and building it costs allocations on every hot path.
+type requestInfo struct {
+	id   string
+	base *slog.Logger
+	once sync.Once
+	log  *slog.Logger
+}
+
+func (ri *requestInfo) logger() *slog.Logger {
+	ri.once.Do(func() { ri.log = ri.base.With("request_id", ri.id) })
+	return ri.log
+}
+
+var discard = slog.New(slog.DiscardHandler)
 
 // Logger returns the request's logger (with its request id), or a discarding one.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return l
+	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
+		return ri.logger()
 	}
-	return slog.New(slog.DiscardHandler)
+	return discard
+}
+
+// logEnabled reports whether the request's logger would write at level,
+// without building it.
+func logEnabled(ctx context.Context, level slog.Level) bool {
+	ri, ok := ctx.Value(requestKey).(*requestInfo)
+	return ok && ri.base.Enabled(ctx, level)
 }
 
 // RequestID returns the id middleware gave the request.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
+		return ri.id
+	}
+	return ""
+}
+
+// Request ids are a random prefix chosen at start and a counter: unique in a
+// process and across replicas, and far cheaper than random bytes per request.
+var (
+	idPrefix = func() string {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	}()
+	idCounter atomic.Uint64
+)
+
+func newRequestID() string {
+	return idPrefix + "-" + strconv.FormatUint(idCounter.Add(1), 36)
 }
 
 // WithRequest gives each request an id (kept from X-Request-Id when sane) and
@@ -51,13 +92,10 @@ func WithRequest(log *slog.Logger) Middleware {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := r.Header.Get("X-Request-Id")
 			if len(id) == 0 || len(id) > 64 {
-				b := make([]byte, 8)
-				_, _ = rand.Read(b)
-				id = hex.EncodeToString(b)
+				id = newRequestID()
 			}
 			w.Header().Set("X-Request-Id", id)
-			ctx := context.WithValue(r.Context(), requestIDKey, id)
-			ctx = context.WithValue(ctx, loggerKey, log.With("request_id", id))
+			ctx := context.WithValue(r.Context(), requestKey, &requestInfo{id: id, base: log})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -125,6 +163,9 @@ func AccessLog(next http.Handler) http.Handler {
 		level := slog.LevelDebug
 		if rec.status >= 400 {
 			level = slog.LevelInfo
+		}
+		if !logEnabled(r.Context(), level) {
+			return
 		}
 		Logger(r.Context()).Log(r.Context(), level, "request",
 			"method", r.Method, "path", r.URL.Path, "status", rec.status,
