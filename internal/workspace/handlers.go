@@ -39,6 +39,30 @@ func ok(w http.ResponseWriter, v any) error {
 	return nil
 }
 
+// getOne serves a GET of one resource: the id from the path, hydrate from
+// the query, the resource from load, the caller's right to read it (its owner
+// always may), and the answer. owner names the resource's project and user.
+func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *principal, rt rbac.ResourceType,
+	load func(ctx context.Context, id string, hydrate bool) (T, error), owner func(T) (projectID, userID string)) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	h, err := hydrate(r)
+	if err != nil {
+		return err
+	}
+	v, err := load(r.Context(), id, h)
+	if err != nil {
+		return err
+	}
+	projectID, userID := owner(v)
+	if err := s.authorize(r.Context(), p, rbac.Read, rt, projectID, id, userID); err != nil {
+		return err
+	}
+	return ok(w, v)
+}
+
 // decode reads a JSON body strictly and refuses query parameters.
 func decode(r *http.Request, v any) error {
 	if err := httpapi.QueryOnly(r.URL.Query()); err != nil {

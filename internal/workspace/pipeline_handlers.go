@@ -35,22 +35,7 @@ func (s *Server) createPipeline(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	h, err := hydrate(r)
-	if err != nil {
-		return err
-	}
-	pl, err := s.store.Pipeline(r.Context(), id, h)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Read, rtPipeline, pl.Body.ProjectID, id, pl.Body.UserID); err != nil {
-		return err
-	}
-	return ok(w, pl)
+	return getOne(s, w, r, p, rtPipeline, s.store.Pipeline, func(v client.Pipeline) (string, string) { return v.Body.ProjectID, v.Body.UserID })
 }
 
 func (s *Server) updatePipeline(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -170,22 +155,7 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	h, err := hydrate(r)
-	if err != nil {
-		return err
-	}
-	sn, err := s.store.Snapshot(r.Context(), id, h)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Read, rtSnapshot, sn.Body.ProjectID, id, sn.Body.UserID); err != nil {
-		return err
-	}
-	return ok(w, sn)
+	return getOne(s, w, r, p, rtSnapshot, s.store.Snapshot, func(v client.Snapshot) (string, string) { return v.Body.ProjectID, v.Body.UserID })
 }
 
 func (s *Server) updateSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {

@@ -123,22 +123,7 @@ func (s *Server) createStack(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) getStack(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	h, err := hydrate(r)
-	if err != nil {
-		return err
-	}
-	st, err := s.store.Stack(r.Context(), id, h)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Read, rtStack, "", id, st.Body.UserID); err != nil {
-		return err
-	}
-	return ok(w, st)
+	return getOne(s, w, r, p, rtStack, s.store.Stack, func(v client.Stack) (string, string) { return "", v.Body.UserID })
 }
 
 func (s *Server) updateStack(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -226,22 +211,7 @@ func (s *Server) createComponent(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) getComponent(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	h, err := hydrate(r)
-	if err != nil {
-		return err
-	}
-	c, err := s.store.Component(r.Context(), id, h)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Read, rtComponent, "", id, c.Body.UserID); err != nil {
-		return err
-	}
-	return ok(w, c)
+	return getOne(s, w, r, p, rtComponent, s.store.Component, func(v client.Component) (string, string) { return "", v.Body.UserID })
 }
 
 func (s *Server) updateComponent(w http.ResponseWriter, r *http.Request, p *principal) error {
