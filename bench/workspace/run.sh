@@ -2,8 +2,10 @@
 # Builds enclave and measures its workspace server at a million runs, on
 # SQLite and on PostgreSQL, with the server on core 0 and the load on core 1;
 # then the RBAC cache's hot path. Arguments go to the bench program
-# (-runs, -n, -t, -c, -list-c, -reuse DIR). PostgreSQL is started here on its
-# own port in a scratch folder, and stopped on exit.
+# (-runs, -n, -t, -c, -list-c, -reuse DIR, -profile DIR). PostgreSQL is
+# started here on its own port in a scratch folder, or in BENCH_PG_DATA to
+# keep what was filled for the next run (with -reuse pointing at a folder of
+# its own), and stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${BENCH_PG_PORT:=55491}"
@@ -12,25 +14,33 @@ work=$(mktemp -d /tmp/bench-workspace.XXXXXX)
 chmod 755 "$work"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
+pgdata=${BENCH_PG_DATA:-$work/pg}
+
 stop_pg() {
-	if [ -f "$work/pg/postmaster.pid" ]; then
-		runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true
+	if [ -f "$pgdata/postmaster.pid" ]; then
+		runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true
 	fi
 	rm -rf "$work"
 }
 trap stop_pg EXIT
 
 start_pg() {
-	mkdir -p "$work/pg" && chown postgres:postgres "$work/pg"
-	runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -U postgres --auth-local=trust \
-		--auth-host=trust --no-sync -E UTF8 >/dev/null
+	local fresh=
+	if [ ! -f "$pgdata/PG_VERSION" ]; then
+		fresh=1
+		mkdir -p "$pgdata" && chown postgres:postgres "$pgdata"
+		runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" -U postgres --auth-local=trust \
+			--auth-host=trust --no-sync -E UTF8 >/dev/null
+	fi
 	# Settings of a small dedicated server; fsync stays on, as in production.
 	# Pinned with the workspace server: everything serving is on core 0.
-	taskset -c 0 runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg/server.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -k $work/pg -c shared_buffers=512MB \
+	taskset -c 0 runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
+		-o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -k $pgdata -c shared_buffers=512MB \
 		    -c max_wal_size=4GB -c synchronous_commit=on" start >/dev/null
-	runuser -u postgres -- psql -q -h "$work/pg" -p "$BENCH_PG_PORT" \
-		-c "CREATE USER enclave" -c "CREATE DATABASE enclave OWNER enclave" >/dev/null
+	if [ -n "$fresh" ]; then
+		runuser -u postgres -- psql -q -h "$pgdata" -p "$BENCH_PG_PORT" \
+			-c "CREATE USER enclave" -c "CREATE DATABASE enclave OWNER enclave" >/dev/null
+	fi
 }
 
 CGO_ENABLED=0 go build -o "$work/enclave" ./cmd/enclave
@@ -42,7 +52,7 @@ for db in $dbs; do
 		args+=(-url "postgresql://enclave@127.0.0.1:$BENCH_PG_PORT/enclave")
 	fi
 	taskset -c 1 "$work/bench" "${args[@]}" "$@"
-	[ "$db" = postgresql ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null
+	[ "$db" = postgresql ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
 done
 echo
 echo "RBAC decision on the hot path (cached, no call to the control plane):"

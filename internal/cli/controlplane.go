@@ -11,7 +11,7 @@ import (
 )
 
 func newControlPlaneCmd() *cobra.Command {
-	var listen, database, serverURL, adminUser, adminPassword, adminPasswordFile string
+	var listen, database, serverURL, adminUser, adminPassword, adminPasswordFile, debugListen string
 	cmd := &cobra.Command{
 		Use:   "controlplane",
 		Short: "Run the control plane server",
@@ -68,6 +68,9 @@ flags override it.`,
 				return err
 			}
 			ui.Routes(srv.Mount)
+			if err := serveDebug(cmd.Context(), log, debugListen); err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return err
@@ -77,6 +80,7 @@ flags override it.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", ":8080", "address to listen on (ENCLAVE_LISTEN)")
+	f.StringVar(&debugListen, "debug-listen", "", debugListenHelp)
 	f.StringVar(&database, "database", "", "database URL: sqlite:///file.db, postgresql://..., mysql://... (ENCLAVE_DATABASE_URL)")
 	f.StringVar(&serverURL, "server-url", "", "public URL of the control plane (ENCLAVE_SERVER_URL)")
 	f.StringVar(&adminUser, "admin-username", "admin", "username of the first administrator (ENCLAVE_ADMIN_USERNAME)")

@@ -11,7 +11,7 @@ import (
 )
 
 func newWorkspaceCmd() *cobra.Command {
-	var listen, database string
+	var listen, database, debugListen string
 	cmd := &cobra.Command{
 		Use:   "workspace",
 		Short: "Run a workspace server",
@@ -39,6 +39,9 @@ NAME_FILE. Flags override the environment. See docs/workspace.md.`,
 				return err
 			}
 			defer srv.Close()
+			if err := serveDebug(ctx, log, debugListen); err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -47,6 +50,7 @@ NAME_FILE. Flags override the environment. See docs/workspace.md.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to serve on (ENCLAVE_LISTEN, default :8080)")
+	cmd.Flags().StringVar(&debugListen, "debug-listen", "", debugListenHelp)
 	cmd.Flags().StringVar(&database, "database", "", "store URL (ZENML_STORE_URL): sqlite:////path.db, postgresql://..., mysql://...")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -35,6 +36,10 @@ type DB struct {
 	sql     *sql.DB
 	dialect Dialect
 	cfg     Config
+
+	stop     chan struct{} // ends the checkpointer, if any
+	stopped  chan struct{}
+	stopOnce sync.Once
 }
 
 // Options tune the connection pool.
@@ -70,11 +75,52 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("connect to %s database: %v", cfg.Dialect, Redact(err.Error()))
 	}
-	return &DB{sql: sdb, dialect: cfg.Dialect, cfg: cfg}, nil
+	db := &DB{sql: sdb, dialect: cfg.Dialect, cfg: cfg}
+	if cfg.Dialect == SQLite && cfg.Path != "" {
+		db.stop, db.stopped = make(chan struct{}), make(chan struct{})
+		go db.checkpoints(checkpointEvery)
+	}
+	return db, nil
 }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.sql.Close() }
+// checkpointEvery is how often the checkpointer of a SQLite file runs.
+const checkpointEvery = 250 * time.Millisecond
+
+// checkpoints copies what the WAL of a SQLite file holds back into the
+// database file, every period. By default SQLite does that within the
+// commit that takes the WAL past a thousand pages, so one writer in every
+// few dozen pays for writing and syncing everyone's pages while the others
+// wait for its write lock. A PASSIVE checkpoint here takes no write lock:
+// writers and readers go on meanwhile, and a page changed by many commits
+// between two checkpoints is written to the database file once.
+func (db *DB) checkpoints(period time.Duration) {
+	defer close(db.stopped)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		var busy, logFrames, done int
+		// An error (the database closing, a busy lock) is left for the next
+		// round; the writers never depend on one checkpoint.
+		_ = db.sql.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+		cancel()
+	}
+}
+
+// Close stops the checkpointer and closes the pool; SQLite checkpoints the
+// rest when its last connection closes.
+func (db *DB) Close() error {
+	if db.stop != nil {
+		db.stopOnce.Do(func() { close(db.stop) })
+		<-db.stopped
+	}
+	return db.sql.Close()
+}
 
 // Dialect tells which database this is.
 func (db *DB) Dialect() Dialect { return db.dialect }

@@ -102,7 +102,11 @@ func parseSQLite(rest string) (Config, error) {
 // WAL lets readers go on while one writer writes; the busy timeout makes the
 // other writers wait instead of failing; immediate transactions take the write
 // lock up front so two transactions cannot deadlock upgrading their locks.
-const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+// Commits never checkpoint (wal_autocheckpoint 0): the pool's checkpointer
+// does, off the writers' path (see DB.checkpoints); the WAL file is cut back
+// to 64 MiB when it is reset.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
+	"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 
 func parseMySQL(raw, rest string) (Config, error) {
 	u, err := url.Parse("mysql://" + rest)

@@ -210,7 +210,8 @@ func (s *Server) createStep(w http.ResponseWriter, r *http.Request, p *principal
 	if err := s.authorize(r.Context(), p, rbac.Update, rtRun, projectID, runID, owner); err != nil {
 		return err
 	}
-	return respond(w)(s.store.CreateStep(r.Context(), p.UserID, req))
+	req.PipelineRunID = runID
+	return respond(w)(s.store.CreateStep(r.Context(), p.UserID, projectID, req))
 }
 
 // step reads the {id} step and checks that p may do action on its run.

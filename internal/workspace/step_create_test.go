@@ -118,3 +118,31 @@ func TestStepGroupKeepsTheOthers(t *testing.T) {
 		t.Fatalf("%d failed, %d written: want 11 and %d", failed, steps.Total, n-11)
 	}
 }
+
+// A run's project and owner are kept in memory once read. A run deleted
+// behind the server's back (as by another replica) must still refuse new
+// steps with a 404, through its foreign key, and leave nothing written.
+func TestStepOfARunDeletedElsewhere(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		srv, _, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "gone")
+		run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "gone", Status: "running"}))
+		must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "first", PipelineRunID: run.ID, Status: "running"}))
+		if _, ok := srv.store.owners.get(run.ID); !ok {
+			t.Fatal("the run's owner was not kept")
+		}
+		db := srv.store.DB()
+		for _, q := range []string{"DELETE FROM step_runs WHERE pipeline_run_id = ?", "DELETE FROM pipeline_runs WHERE id = ?"} {
+			if _, err := db.Exec(ctx, q, run.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := c.CreateStep(ctx, client.StepRequest{Name: "second", PipelineRunID: run.ID, Status: "running"})
+		wantStatus(t, err, http.StatusNotFound)
+		var n int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM step_runs WHERE name = 'second'").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("steps written: %d, %v", n, err)
+		}
+	})
+}

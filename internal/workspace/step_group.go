@@ -27,20 +27,20 @@ type stepGroup struct {
 }
 
 type stepJob struct {
-	ctx    context.Context
-	userID string
-	req    client.StepRequest
-	st     client.Step
-	err    error
-	done   chan struct{}
+	ctx               context.Context
+	userID, projectID string
+	req               client.StepRequest
+	st                client.Step
+	err               error
+	done              chan struct{}
 }
 
 // maxStepGroup bounds a group, so that one commit does not keep the first
 // step of a long queue waiting.
 const maxStepGroup = 64
 
-func (g *stepGroup) create(ctx context.Context, userID string, r client.StepRequest) (client.Step, error) {
-	j := &stepJob{ctx: ctx, userID: userID, req: r, done: make(chan struct{})}
+func (g *stepGroup) create(ctx context.Context, userID, projectID string, r client.StepRequest) (client.Step, error) {
+	j := &stepJob{ctx: ctx, userID: userID, projectID: projectID, req: r, done: make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, j)
 	if !g.running {
@@ -80,7 +80,7 @@ func (g *stepGroup) write(group []*stepJob) {
 	s := g.s
 	if len(group) == 1 {
 		j := group[0]
-		j.st, j.err = s.createStep(j.ctx, j.userID, j.req)
+		j.st, j.err = s.createStep(j.ctx, j.userID, j.projectID, j.req)
 		return
 	}
 	// Statements run without the requests' cancellation: on SQLite an
@@ -96,7 +96,7 @@ func (g *stepGroup) write(group []*stepJob) {
 	err := s.db.inTx(ctx, func(tx *storeTx) error {
 		for _, j := range live {
 			var err error
-			if j.st, err = s.writeStep(context.WithoutCancel(j.ctx), tx, j.userID, j.req); err != nil {
+			if j.st, err = s.writeStep(context.WithoutCancel(j.ctx), tx, j.userID, j.projectID, j.req); err != nil {
 				return err
 			}
 		}
@@ -104,7 +104,7 @@ func (g *stepGroup) write(group []*stepJob) {
 	})
 	if err != nil {
 		for _, j := range live {
-			j.st, j.err = s.createStep(j.ctx, j.userID, j.req)
+			j.st, j.err = s.createStep(j.ctx, j.userID, j.projectID, j.req)
 		}
 	}
 }

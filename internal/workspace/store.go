@@ -26,6 +26,7 @@ type Store struct {
 	seeks  seekCache
 	box    *secretBox // nil when the secrets store is disabled
 	users  *userCache // the users of sessions, briefly
+	owners ownerCache // project and owner of runs, which never change
 
 	stepGroup *stepGroup // SQLite: concurrent step creations commit together
 	nowFn     func() int64

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
@@ -74,14 +75,59 @@ func (s *Store) Run(ctx context.Context, id string, hydrate bool) (client.Run, e
 }
 
 // runOwner returns what authorizing an action on a run needs: its id, its
-// project and its owner, in one small query.
+// project and its owner, in one small query, or from memory: a run's project
+// and owner are set when it is created and never change, so a run asked for
+// again costs no query. A run deleted meanwhile (on another replica) may be
+// answered from memory still; writes that refer to it then fail on its
+// foreign key.
 func (s *Store) runOwner(ctx context.Context, id string) (runID, projectID, userID string, err error) {
 	if !validID(id) {
 		return "", "", "", errs.E(errs.NotFound, "pipeline run %s not found", id)
 	}
+	id = strings.ToLower(id)
+	if o, ok := s.owners.get(id); ok {
+		return id, o.projectID, o.userID, nil
+	}
 	var user sql.NullString
-	err = s.db.QueryRow(ctx, "SELECT id, project_id, user_id FROM pipeline_runs WHERE id = ?", strings.ToLower(id)).Scan(&runID, &projectID, &user)
-	return runID, projectID, user.String, notFound(err, "pipeline run", id)
+	err = s.db.QueryRow(ctx, "SELECT id, project_id, user_id FROM pipeline_runs WHERE id = ?", id).Scan(&runID, &projectID, &user)
+	if err != nil {
+		return "", "", "", notFound(err, "pipeline run", id)
+	}
+	s.owners.put(runID, runOwnerOf{projectID: projectID, userID: user.String})
+	return runID, projectID, user.String, nil
+}
+
+type runOwnerOf struct{ projectID, userID string }
+
+// ownerCache keeps the project and owner of recently used runs. It holds
+// at most maxOwners runs (about 100 bytes each) and starts over when full.
+type ownerCache struct {
+	mu sync.Mutex
+	m  map[string]runOwnerOf
+}
+
+const maxOwners = 16384
+
+func (c *ownerCache) get(id string) (runOwnerOf, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.m[id]
+	return o, ok
+}
+
+func (c *ownerCache) put(id string, o runOwnerOf) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxOwners {
+		c.m = make(map[string]runOwnerOf)
+	}
+	c.m[id] = o
+}
+
+func (c *ownerCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
 }
 
 func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client.Run], error) {
@@ -176,6 +222,7 @@ func (s *Store) UpdateRun(ctx context.Context, userID, id string, u client.RunUp
 
 // DeleteRun removes a run with its steps, their links and metadata.
 func (s *Store) DeleteRun(ctx context.Context, id string) error {
+	defer s.owners.forget(strings.ToLower(id))
 	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM run_metadata WHERE resource_type = 'step_run' AND resource_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)", id); err != nil {
 			return err

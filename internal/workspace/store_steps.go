@@ -118,19 +118,19 @@ func (s *Store) ListSteps(ctx context.Context, lq *listQuery) (client.Page[clien
 // it, or nothing, is written. Each kind of row is checked and written with
 // one statement whatever the number of parents and links, and the answer is
 // made from what was written rather than read back.
-func (s *Store) CreateStep(ctx context.Context, userID string, r client.StepRequest) (client.Step, error) {
+func (s *Store) CreateStep(ctx context.Context, userID, projectID string, r client.StepRequest) (client.Step, error) {
 	if s.stepGroup != nil {
-		return s.stepGroup.create(ctx, userID, r)
+		return s.stepGroup.create(ctx, userID, projectID, r)
 	}
-	return s.createStep(ctx, userID, r)
+	return s.createStep(ctx, userID, projectID, r)
 }
 
 // createStep creates one step in a transaction of its own.
-func (s *Store) createStep(ctx context.Context, userID string, r client.StepRequest) (client.Step, error) {
+func (s *Store) createStep(ctx context.Context, userID, projectID string, r client.StepRequest) (client.Step, error) {
 	var st client.Step
 	err := s.db.inTx(ctx, func(tx *storeTx) error {
 		var err error
-		st, err = s.writeStep(ctx, tx, userID, r)
+		st, err = s.writeStep(ctx, tx, userID, projectID, r)
 		return err
 	})
 	if err != nil {
@@ -139,8 +139,10 @@ func (s *Store) createStep(ctx context.Context, userID string, r client.StepRequ
 	return st, nil
 }
 
-// writeStep writes a step within tx and returns it as a read would.
-func (s *Store) writeStep(ctx context.Context, tx *storeTx, userID string, r client.StepRequest) (client.Step, error) {
+// writeStep writes a step of the run r names, of project projectID (the
+// caller has read and authorized the run), within tx, and returns the step
+// as a read would. The run's existence is checked by its foreign key.
+func (s *Store) writeStep(ctx context.Context, tx *storeTx, userID, projectID string, r client.StepRequest) (client.Step, error) {
 	id := s.idFunc()
 	now := s.now()
 	start, end := defaultTimes(r.Status, timeArg(r.StartTime), timeArg(r.EndTime), now)
@@ -149,17 +151,17 @@ func (s *Store) writeStep(ctx context.Context, tx *storeTx, userID string, r cli
 	if r.Logs != nil {
 		logs = r.Logs.URI
 	}
-	var projectID string
 	err := func() error {
-		if err := tx.QueryRow(ctx, "SELECT project_id FROM pipeline_runs WHERE id = ?", r.PipelineRunID).Scan(&projectID); err != nil {
-			return notFound(err, "pipeline run", r.PipelineRunID)
-		}
 		if err := s.checkParents(ctx, tx, r.PipelineRunID, r.ParentStepIDs); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO step_runs ("+stepCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			id, r.Name, r.PipelineRunID, projectID, emptyNull(userID), r.Status, start, end,
 			r.CacheKey, r.CodeHash, rawOr(r.Config, "{}"), rawOr(r.Spec, "{}"), logs, now, now)
+		if sqldb.IsForeignKeyViolation(err) {
+			// The run is gone (its project and owner were read before).
+			return errs.E(errs.NotFound, "pipeline run %s not found", r.PipelineRunID)
+		}
 		if err != nil {
 			return writeErr(err, "step run")
 		}

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"time"
+)
+
+// debugListenHelp is the help text of --debug-listen.
+const debugListenHelp = "address to serve Go's profiles (/debug/pprof/) on, off by default (ENCLAVE_DEBUG_LISTEN); keep it on loopback"
+
+// serveDebug serves the runtime's profiles on addr (or ENCLAVE_DEBUG_LISTEN
+// when addr is empty) until ctx ends. It is off when both are empty. The
+// profiles are on a listener of their own so that they are never reachable
+// through the API's address.
+func serveDebug(ctx context.Context, log *slog.Logger, addr string) error {
+	if addr == "" {
+		addr = os.Getenv("ENCLAVE_DEBUG_LISTEN")
+	}
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug listener on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			log.Error("debug listener stopped", "err", err)
+		}
+	}()
+	log.Info("serving profiles", "addr", ln.Addr().String())
+	return nil
+}
