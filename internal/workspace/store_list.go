@@ -41,8 +41,17 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 	query := "SELECT " + cols + " FROM " + sp.table + where
 	qargs := slices.Clip(args)
 	if seekable && lq.page > 1 {
-		if k, ok := s.seeks.get(pageKey(lq.page - 1)); ok {
-			c := "(" + lq.sortCol + cmp + "? OR (" + lq.sortCol + " = ? AND id" + cmp + "?))"
+		// Where the page before ended, or where this page began when it
+		// was last served (the first row included).
+		k, ok := s.seeks.get(pageKey(lq.page - 1))
+		idCmp := cmp
+		if !ok {
+			if k, ok = s.seeks.get(pageKey(lq.page) + startKey); ok {
+				idCmp = " " + strings.TrimSpace(cmp) + "= "
+			}
+		}
+		if ok {
+			c := "(" + lq.sortCol + cmp + "? OR (" + lq.sortCol + " = ? AND id" + idCmp + "?))"
 			if where == "" {
 				query += " WHERE " + c
 			} else {
@@ -59,13 +68,16 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 	}
 	defer rows.Close()
 	ids := make([]string, 0, min(lq.size, 64))
-	var last seekKey
+	var first, last seekKey
 	for rows.Next() {
 		var v sql.NullInt64
 		if err := rows.Scan(&last.id, &v); err != nil {
 			return nil, 0, err
 		}
 		last.value = v.Int64
+		if len(ids) == 0 {
+			first = last
+		}
 		ids = append(ids, last.id)
 	}
 	if err := rows.Err(); err != nil {
@@ -73,6 +85,9 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 	}
 	if seekable && len(ids) == lq.size {
 		s.seeks.put(pageKey(lq.page), last)
+	}
+	if seekable && lq.page > 1 && len(ids) > 0 {
+		s.seeks.put(pageKey(lq.page)+startKey, first)
 	}
 	return ids, total, nil
 }
@@ -133,8 +148,8 @@ type seekKey struct {
 	id    string
 }
 
-// seekCache remembers where recent pages ended, per filter, order, size
-// and page, for a minute.
+// seekCache remembers where recent pages ended, and where those past the
+// first began, per filter, order, size and page, for a minute.
 type seekCache struct {
 	mu sync.Mutex
 	m  map[string]seekEntry
@@ -144,6 +159,9 @@ type seekEntry struct {
 	key seekKey
 	at  time.Time
 }
+
+// startKey marks the key of where a page began.
+const startKey = "\x00start"
 
 const (
 	seekTTL     = time.Minute

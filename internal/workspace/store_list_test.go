@@ -88,3 +88,36 @@ func TestPagesSeek(t *testing.T) {
 		}
 	})
 }
+
+// TestPageStartRemembered asks for the same page twice, straight away: the
+// second time starts where the first began, so a run created meanwhile at
+// the top shifts it no more than it shifts pages reached one by one, and
+// rows of the page are those of the first time.
+func TestPageStartRemembered(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		_, _, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "start")
+		ctx := context.Background()
+		for i := range 7 {
+			must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r" + strconv.Itoa(i), Snapshot: f.snapshot.ID, Project: "start", Status: "running"}))
+		}
+		opts := &client.ListOptions{Page: 3, Size: 2, SortBy: "desc:created"}
+		first := must[client.Page[client.Run]](t)(c.ListRuns(ctx, opts))
+		must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "newest", Snapshot: f.snapshot.ID, Project: "start", Status: "running"}))
+		again := must[client.Page[client.Run]](t)(c.ListRuns(ctx, opts))
+		if len(first.Items) != 2 || len(again.Items) != 2 || first.Items[0].ID != again.Items[0].ID || first.Items[1].ID != again.Items[1].ID {
+			t.Fatalf("page 3 moved: %v then %v", names(first.Items), names(again.Items))
+		}
+		if again.Total != 8 {
+			t.Fatalf("total %d, want 8", again.Total)
+		}
+	})
+}
+
+func names(runs []client.Run) []string {
+	var out []string
+	for _, r := range runs {
+		out = append(out, r.Name)
+	}
+	return out
+}
