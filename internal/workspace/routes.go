@@ -143,6 +143,7 @@ func (s *Server) routes() http.Handler {
 // middleware wraps the routes in the shared plumbing, outermost first.
 func (s *Server) middleware(h http.Handler) http.Handler {
 	return httpapi.Chain(h,
+		s.idle.Middleware,
 		httpapi.WithRequest(s.log),
 		httpapi.Recover,
 		httpapi.AccessLog,

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/enclave-mlops/enclave/internal/auth"
 	"github.com/enclave-mlops/enclave/internal/httpapi"
@@ -35,6 +36,7 @@ type Server struct {
 	tokens   *tokenCache // session tokens whose signature was checked, briefly
 	logs     *logFiles
 	handler  http.Handler
+	idle     *httpapi.IdleRelease
 
 	workloads *workloads // nil unless a workload manager is configured
 }
@@ -101,6 +103,7 @@ func newServer(ctx context.Context, cfg Config, db *sqldb.DB, log *slog.Logger) 
 	if s.workloads, err = newWorkloads(s); err != nil {
 		return nil, err
 	}
+	s.idle = httpapi.NewIdleRelease()
 	s.handler = s.middleware(s.routes())
 	return s, nil
 }
@@ -193,12 +196,17 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if s.workloads != nil {
 		wg.Go(func() { s.watchWorkloads(ctx) })
 	}
+	wg.Go(func() { s.idle.Watch(ctx, idleRelease) })
 	s.log.Info("workspace server listening", "addr", ln.Addr().String(), "pro", s.cfg.ProMode(), "database", s.db.Dialect().String())
 	err := httpapi.Serve(ctx, ln, s.handler, s.log)
 	cancel()
 	wg.Wait()
 	return err
 }
+
+// idleRelease is how long without requests after a busy spell before the
+// server hands its spare memory back (see httpapi.IdleRelease).
+const idleRelease = time.Second
 
 // Close closes the store.
 func (s *Server) Close() error { return s.db.Close() }
