@@ -93,6 +93,7 @@ type storeTx struct {
 // inTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise, like sqldb.DB.InTx.
 func (d *storeDB) inTx(ctx context.Context, fn func(tx *storeTx) error) error {
+	defer d.LockWrites(ctx)()
 	stx, err := d.SQL().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -51,7 +51,10 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 			}
 		}
 		if ok {
-			c := "(" + lq.sortCol + cmp + "? OR (" + lq.sortCol + " = ? AND id" + idCmp + "?))"
+			// The first term bounds the index range; with the OR alone
+			// the databases walk the index from its start.
+			bound := " " + strings.TrimSpace(cmp) + "= "
+			c := lq.sortCol + bound + "? AND (" + lq.sortCol + cmp + "? OR id" + idCmp + "?)"
 			if where == "" {
 				query += " WHERE " + c
 			} else {

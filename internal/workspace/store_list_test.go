@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,4 +121,18 @@ func names(runs []client.Run) []string {
 		out = append(out, r.Name)
 	}
 	return out
+}
+
+// Ids are version 7 UUIDs: valid, and sorting in the order they were made
+// (from one millisecond to the next).
+func TestNewIDsAreTimeOrdered(t *testing.T) {
+	a := newID()
+	time.Sleep(2 * time.Millisecond)
+	b := newID()
+	if !validID(a) || !validID(b) || a[14] != '7' || !strings.ContainsRune("89ab", rune(a[19])) {
+		t.Fatalf("not version 7 UUIDs: %s %s", a, b)
+	}
+	if a >= b {
+		t.Fatalf("%s made before %s sorts after it", a, b)
+	}
 }
