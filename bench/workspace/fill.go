@@ -68,9 +68,9 @@ func fill(ctx context.Context, db *sqldb.DB, fx *fixture, runs, stepsPer int) {
 		p := rng.IntN(len(fx.pipelines))
 		counts[p]++
 		pl := fx.pipelines[p]
-		id := uuid()
-		status := pickStatus(rng)
 		created := base + int64(i)*spacing
+		id := uuid(created)
+		status := pickStatus(rng)
 		startT, endT := any(created+1_000_000), any(created+int64(60+rng.IntN(600))*1_000_000)
 		switch status {
 		case "initializing":
@@ -82,7 +82,7 @@ func fill(ctx context.Context, db *sqldb.DB, fx *fixture, runs, stepsPer int) {
 			status, nil, counts[p], startT, endT, created, created)
 		if i%10 == 0 {
 			for k := 0; k < stepsPer; k++ {
-				stepIns.add(ctx, uuid(), fmt.Sprintf("step-%02d", k), id, fx.projectID, fx.userID, "completed",
+				stepIns.add(ctx, uuid(created+int64(k)*1_000_000), fmt.Sprintf("step-%02d", k), id, fx.projectID, fx.userID, "completed",
 					created+int64(k)*1_000_000, created+int64(k+1)*1_000_000, hex.EncodeToString(rnd(8)), "abc123",
 					"{}", "{}", "", created, created)
 			}
@@ -184,9 +184,16 @@ func (in *inserter) flush(ctx context.Context) {
 	in.args, in.n = in.args[:0], 0
 }
 
-func uuid() string {
+// uuid returns the version 7 UUID the server would have given a row created
+// at created (Unix microseconds): the server's ids are time-ordered.
+func uuid(created int64) string {
 	b := rnd(16)
-	b[6] = b[6]&0x0f | 0x40
+	ms := uint64(created / 1000)
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
+	"github.com/enclave-mlops/enclave/internal/sqldb"
 )
 
 // The list query language of the wire: page, size, sort_by=[asc:|desc:]field,
@@ -46,6 +47,23 @@ type listSpec struct {
 type cond struct {
 	sql  string
 	args []any
+	// like, when set, is the column of a case-insensitive LIKE: sql is
+	// then "? ESCAPE '!'", the pattern, and text renders the comparison.
+	like string
+}
+
+// text is c's SQL in dialect d. SQLite's LIKE ignores the case of ASCII
+// letters already, and its LOWER folds no others, so there the column is
+// compared as it is, which spares a function call per row scanned.
+func (c cond) text(d sqldb.Dialect) string {
+	switch {
+	case c.like == "":
+		return c.sql
+	case d == sqldb.SQLite:
+		return c.like + " LIKE " + c.sql
+	default:
+		return "LOWER(" + c.like + ") LIKE " + c.sql
+	}
 }
 
 // listQuery is a parsed list request.
@@ -231,7 +249,7 @@ func parseFilter(name, raw string, f field) (cond, error) {
 		case "endswith":
 			pat = "%" + pat
 		}
-		return cond{sql: "LOWER(" + f.col + ") LIKE ? ESCAPE '!'", args: []any{pat}}, nil
+		return cond{like: f.col, sql: "? ESCAPE '!'", args: []any{pat}}, nil
 	case "oneof", "in":
 		vals, err := listValue(name, val)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
+	"github.com/enclave-mlops/enclave/internal/sqldb"
 	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
 )
 
@@ -37,7 +38,7 @@ func FuzzFilter(f *testing.F) {
 			}
 			return
 		}
-		where, args := lq.where()
+		where, args := lq.where(sqldb.Postgres)
 		if n := strings.Count(where, "?"); n != len(args) {
 			t.Fatalf("%q: %d placeholders, %d args: %s", raw, n, len(args), where)
 		}

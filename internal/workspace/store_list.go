@@ -20,7 +20,7 @@ import (
 // seek method) instead of skipping page×size index entries: paging through
 // a million runs costs the same on every page.
 func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery) ([]string, int64, error) {
-	where, args := lq.where()
+	where, args := lq.where(q.Dialect())
 	total, err := s.count(ctx, q, sp.table, where, args)
 	if err != nil {
 		return nil, 0, err
@@ -95,13 +95,13 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 	return ids, total, nil
 }
 
-func (lq *listQuery) where() (string, []any) {
+func (lq *listQuery) where(d sqldb.Dialect) (string, []any) {
 	var parts []string
 	var args []any
 	if len(lq.filters) > 0 {
 		var fs []string
 		for _, c := range lq.filters {
-			fs = append(fs, c.sql)
+			fs = append(fs, c.text(d))
 			args = append(args, c.args...)
 		}
 		join := " AND "
@@ -111,7 +111,7 @@ func (lq *listQuery) where() (string, []any) {
 		parts = append(parts, "("+strings.Join(fs, join)+")")
 	}
 	for _, c := range lq.scope {
-		parts = append(parts, "("+c.sql+")")
+		parts = append(parts, "("+c.text(d)+")")
 		args = append(args, c.args...)
 	}
 	if len(parts) == 0 {
