@@ -158,6 +158,10 @@ func setupAndFill(ctx context.Context, o options, storeURL, work string) (*fixtu
 		// visibility map that index-only scans need.
 		_, err = db.Exec(ctx, "VACUUM ANALYZE")
 		check(err)
+		// And the checkpoint that would otherwise write the fill's pages
+		// out while the load runs.
+		_, err = db.Exec(ctx, "CHECKPOINT")
+		check(err)
 	}
 	check(db.Close())
 	return fx, key

@@ -39,7 +39,8 @@ start_pg() {
 		    -c max_wal_size=4GB -c synchronous_commit=on" start >/dev/null
 	if [ -n "$fresh" ]; then
 		runuser -u postgres -- psql -q -h "$pgdata" -p "$BENCH_PG_PORT" \
-			-c "CREATE USER enclave" -c "CREATE DATABASE enclave OWNER enclave" >/dev/null
+			-c "CREATE USER enclave" -c "CREATE DATABASE enclave OWNER enclave" \
+			-c "GRANT pg_checkpoint TO enclave" >/dev/null
 	fi
 }
 
