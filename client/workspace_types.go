@@ -26,8 +26,38 @@ func NewTime(t time.Time) Time { return Time{t.UTC()} }
 // TimeOf returns a pointer to NewTime(t), for optional fields.
 func TimeOf(t time.Time) *Time { v := NewTime(t); return &v }
 
+// MarshalJSON writes t in TimeLayout, in UTC. A list of runs holds hundreds
+// of times: they are written digit by digit rather than through the layout.
 func (t Time) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + t.UTC().Format(TimeLayout) + `"`), nil
+	b := make([]byte, 0, len(TimeLayout)+2)
+	return append(appendTime(append(b, '"'), t.Time), '"'), nil
+}
+
+// appendTime appends t.UTC().Format(TimeLayout) to b.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, TimeLayout)
+	}
+	b = appendDigits(b, y, 4)
+	b = appendDigits(append(b, '-'), int(mo), 2)
+	b = appendDigits(append(b, '-'), d, 2)
+	b = appendDigits(append(b, 'T'), h, 2)
+	b = appendDigits(append(b, ':'), mi, 2)
+	b = appendDigits(append(b, ':'), s, 2)
+	return appendDigits(append(b, '.'), t.Nanosecond()/1000, 6)
+}
+
+// appendDigits appends v, 0 ≤ v < 10^width, as width decimal digits.
+func appendDigits(b []byte, v, width int) []byte {
+	var buf [8]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, buf[:width]...)
 }
 
 func (t *Time) UnmarshalJSON(b []byte) error {

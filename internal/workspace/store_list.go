@@ -19,11 +19,16 @@ import (
 // page before this one was just served, the page starts where it ended (the
 // seek method) instead of skipping page×size index entries: paging through
 // a million runs costs the same on every page.
-func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery) ([]string, int64, error) {
+//
+// With rr, a page that starts at its first row (page 1, or a seek) reads the
+// rows themselves in the same query, through rr, which saves looking each up
+// again by id; direct says so. A page after an OFFSET still reads ids only:
+// the skipped rows are then index entries, not rows.
+func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery, rr *rowReader) (ids []string, total int64, direct bool, err error) {
 	where, args := lq.where(q.Dialect())
-	total, err := s.count(ctx, q, sp.table, where, args)
+	total, err = s.count(ctx, q, sp.table, where, args)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	dir, cmp := " ASC", " > "
 	if lq.desc {
@@ -34,11 +39,11 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 	}
 	seekable := lq.sortCol == "created" || lq.sortCol == "updated" // never NULL, ordered alike everywhere
 	offset := (lq.page - 1) * lq.size
-	cols := "id, 0"
+	sortExpr := "0"
 	if seekable {
-		cols = "id, " + lq.sortCol
+		sortExpr = lq.sortCol
 	}
-	query := "SELECT " + cols + " FROM " + sp.table + where
+	query := ""
 	qargs := slices.Clip(args)
 	if seekable && lq.page > 1 {
 		// Where the page before ended, or where this page began when it
@@ -56,26 +61,37 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 			bound := " " + strings.TrimSpace(cmp) + "= "
 			c := lq.sortCol + bound + "? AND (" + lq.sortCol + cmp + "? OR id" + idCmp + "?)"
 			if where == "" {
-				query += " WHERE " + c
+				query = " WHERE " + c
 			} else {
-				query += " AND " + c
+				query = " AND " + c
 			}
 			qargs = append(qargs, k.value, k.value, k.id)
 			offset = 0
 		}
 	}
-	query += " ORDER BY " + lq.sortCol + dir + ", id" + dir + " LIMIT ? OFFSET ?"
+	direct = rr != nil && offset == 0
+	cols := "id"
+	if direct {
+		cols = rr.cols
+	}
+	query = "SELECT " + sortExpr + ", " + cols + " FROM " + sp.table + where + query +
+		" ORDER BY " + lq.sortCol + dir + ", id" + dir + " LIMIT ? OFFSET ?"
 	rows, err := q.Query(ctx, query, append(qargs, lq.size, offset)...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list %s: %w", sp.table, err)
+		return nil, 0, false, fmt.Errorf("list %s: %w", sp.table, err)
 	}
 	defer rows.Close()
-	ids := make([]string, 0, min(lq.size, 64))
+	ids = make([]string, 0, min(lq.size, 64))
 	var first, last seekKey
 	for rows.Next() {
 		var v sql.NullInt64
-		if err := rows.Scan(&last.id, &v); err != nil {
-			return nil, 0, err
+		if direct {
+			last.id, err = rr.scan(rows, &v)
+		} else {
+			err = rows.Scan(&v, &last.id)
+		}
+		if err != nil {
+			return nil, 0, false, err
 		}
 		last.value = v.Int64
 		if len(ids) == 0 {
@@ -84,7 +100,7 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 		ids = append(ids, last.id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	if seekable && len(ids) == lq.size {
 		s.seeks.put(pageKey(lq.page), last)
@@ -92,7 +108,15 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 	if seekable && lq.page > 1 && len(ids) > 0 {
 		s.seeks.put(pageKey(lq.page)+startKey, first)
 	}
-	return ids, total, nil
+	return ids, total, direct, nil
+}
+
+// rowReader reads whole rows in the query of a page: cols are the columns
+// (id first), and scan scans one, after the sort value in v, keeps it, and
+// returns its id.
+type rowReader struct {
+	cols string
+	scan func(rows *sql.Rows, v *sql.NullInt64) (string, error)
 }
 
 func (lq *listQuery) where(d sqldb.Dialect) (string, []any) {
@@ -127,7 +151,7 @@ func (lq *listQuery) addScope(sql string, args ...any) {
 
 // pageOf fetches the rows of ids with get and wraps them in a page.
 func pageOf[T any](ctx context.Context, s *Store, sp *listSpec, lq *listQuery, get func(context.Context, sqldb.Querier, []string, bool) ([]T, error)) (client.Page[T], error) {
-	ids, total, err := s.listIDs(ctx, s.db, sp, lq)
+	ids, total, _, err := s.listIDs(ctx, s.db, sp, lq, nil)
 	if err != nil {
 		return client.Page[T]{}, err
 	}
@@ -135,6 +159,11 @@ func pageOf[T any](ctx context.Context, s *Store, sp *listSpec, lq *listQuery, g
 	if err != nil {
 		return client.Page[T]{}, err
 	}
+	return newPage(lq, total, items), nil
+}
+
+// newPage wraps items, the page lq asked for out of total.
+func newPage[T any](lq *listQuery, total int64, items []T) client.Page[T] {
 	if items == nil {
 		items = []T{}
 	}
@@ -142,7 +171,7 @@ func pageOf[T any](ctx context.Context, s *Store, sp *listSpec, lq *listQuery, g
 	if pages == 0 {
 		pages = 1
 	}
-	return client.Page[T]{Index: lq.page, MaxSize: lq.size, TotalPages: pages, Total: total, Items: items}, nil
+	return client.Page[T]{Index: lq.page, MaxSize: lq.size, TotalPages: pages, Total: total, Items: items}
 }
 
 // seekKey is where a page ended: its last row's sort value and id.

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -135,4 +136,52 @@ func TestNewIDsAreTimeOrdered(t *testing.T) {
 	if a >= b {
 		t.Fatalf("%s made before %s sorts after it", a, b)
 	}
+}
+
+// A page that starts at its first row reads the runs in its own query; a
+// page reached by a jump reads them by id. Both must answer what a GET
+// answers, hydrated or not.
+func TestRunPagesReadAlike(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		_, _, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "alike")
+		ctx := context.Background()
+		for i := range 4 {
+			req := client.RunRequest{Name: "r" + strconv.Itoa(i), Snapshot: f.snapshot.ID, Project: "alike", Status: "running"}
+			if i%2 == 0 {
+				req.Tags = []string{"even", "t" + strconv.Itoa(i)}
+			}
+			must[client.Run](t)(c.CreateRun(ctx, req))
+		}
+		// Pages of one run asked for from the last to the second: each is
+		// reached by OFFSET, none follows a page served before.
+		for _, v := range []struct {
+			hydrate bool
+			sort    string
+		}{{false, "desc:created"}, {true, "asc:created"}} {
+			hydrate := v.hydrate
+			all := must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Size: 4, Hydrate: hydrate, SortBy: v.sort}))
+			if len(all.Items) != 4 {
+				t.Fatalf("%d runs", len(all.Items))
+			}
+			for i := len(all.Items) - 1; i >= 1; i-- {
+				r := all.Items[i]
+				jump := must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Page: i + 1, Size: 1, Hydrate: hydrate, SortBy: v.sort}))
+				get := must[client.Run](t)(c.GetRun(ctx, r.ID, hydrate))
+				a, b, g := jsonOf(t, r), jsonOf(t, jump.Items[0]), jsonOf(t, get)
+				if a != b || a != g {
+					t.Fatalf("hydrate=%v, run %d:\npage 1:  %s\njump:    %s\nGET:     %s", hydrate, i, a, b, g)
+				}
+			}
+		}
+	})
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

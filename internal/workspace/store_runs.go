@@ -34,32 +34,51 @@ var finished = []string{client.StatusCompleted, client.StatusFailed, client.Stat
 
 const runCols = "id, name, project_id, user_id, snapshot_id, pipeline_id, stack_id, status, orchestrator_run_id, run_index, start_time, end_time, created, updated"
 
+// scanRun scans the runCols of a run, after the destinations in extra.
+func scanRun(rows *sql.Rows, extra ...any) (client.Run, error) {
+	var r client.Run
+	var user, pipeline, stack, orch sql.NullString
+	var start, end sql.NullInt64
+	var created, updated int64
+	err := rows.Scan(append(extra, &r.ID, &r.Name, &r.Body.ProjectID, &user, &r.Body.SnapshotID, &pipeline, &stack, &r.Body.Status, &orch, &r.Body.Index, &start, &end, &created, &updated)...)
+	b := &r.Body
+	b.Created, b.Updated, b.UserID = wireTime(created), wireTime(updated), user.String
+	b.PipelineID, b.StackID, b.OrchestratorRunID = strPtr(pipeline), strPtr(stack), strPtr(orch)
+	b.StartTime, b.EndTime = wireTimePtr(start), wireTimePtr(end)
+	b.InProgress = slices.Contains(inProgress, b.Status)
+	return r, err
+}
+
 func (s *Store) getRuns(ctx context.Context, q sqldb.Querier, ids []string, hydrate bool) ([]client.Run, error) {
 	rs, err := byIDs(ctx, q, runCols, "pipeline_runs", ids, func(rows *sql.Rows) (string, client.Run, error) {
-		var r client.Run
-		var user, pipeline, stack, orch sql.NullString
-		var start, end sql.NullInt64
-		var created, updated int64
-		err := rows.Scan(&r.ID, &r.Name, &r.Body.ProjectID, &user, &r.Body.SnapshotID, &pipeline, &stack, &r.Body.Status, &orch, &r.Body.Index, &start, &end, &created, &updated)
-		b := &r.Body
-		b.Created, b.Updated, b.UserID = wireTime(created), wireTime(updated), user.String
-		b.PipelineID, b.StackID, b.OrchestratorRunID = strPtr(pipeline), strPtr(stack), strPtr(orch)
-		b.StartTime, b.EndTime = wireTimePtr(start), wireTimePtr(end)
-		b.InProgress = slices.Contains(inProgress, b.Status)
+		r, err := scanRun(rows)
 		return r.ID, r, err
 	})
-	if err != nil || len(rs) == 0 {
-		return rs, err
+	if err != nil {
+		return nil, err
+	}
+	return rs, runExtras(ctx, q, rs, hydrate)
+}
+
+// runExtras adds to rs their tags and, hydrated, their metadata.
+func runExtras(ctx context.Context, q sqldb.Querier, rs []client.Run, hydrate bool) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
 	}
 	var tags map[string][]client.TagRef
 	var md map[string]map[string]any
+	var err error
 	if hydrate {
 		tags, md, err = tagsAndMetadataOf(ctx, q, tagRun, "pipeline_run", ids)
 	} else {
 		tags, err = tagsOf(ctx, q, tagRun, ids)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i := range rs {
 		rs[i].Resources = &client.Tagged{Tags: tagRefs(tags, rs[i].ID)}
@@ -67,7 +86,7 @@ func (s *Store) getRuns(ctx context.Context, q sqldb.Querier, ids []string, hydr
 			rs[i].Metadata = &client.RunMetadata{RunMetadata: metaMap(md, rs[i].ID)}
 		}
 	}
-	return rs, nil
+	return nil
 }
 
 func (s *Store) Run(ctx context.Context, id string, hydrate bool) (client.Run, error) {
@@ -141,7 +160,26 @@ func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client
 	default:
 		return client.Page[client.Run]{}, errs.E(errs.Invalid, "in_progress must be true or false")
 	}
-	return pageOf(ctx, s, runSpec, lq, s.getRuns)
+	// The rows come with the page's query when it starts at its first row.
+	var rs []client.Run
+	rr := &rowReader{cols: runCols, scan: func(rows *sql.Rows, v *sql.NullInt64) (string, error) {
+		r, err := scanRun(rows, v)
+		rs = append(rs, r)
+		return r.ID, err
+	}}
+	ids, total, direct, err := s.listIDs(ctx, s.db, runSpec, lq, rr)
+	if err != nil {
+		return client.Page[client.Run]{}, err
+	}
+	if direct {
+		err = runExtras(ctx, s.db, rs, lq.hydrate)
+	} else {
+		rs, err = s.getRuns(ctx, s.db, ids, lq.hydrate)
+	}
+	if err != nil {
+		return client.Page[client.Run]{}, err
+	}
+	return newPage(lq, total, rs), nil
 }
 
 func strArgs(ss []string) []any {
