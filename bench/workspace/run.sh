@@ -33,8 +33,11 @@ start_pg() {
 			--auth-host=trust --no-sync -E UTF8 >/dev/null
 	fi
 	# Settings of a small dedicated server; fsync stays on, as in production.
-	# Pinned with the workspace server: everything serving is on core 0.
-	taskset -c 0 runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
+	# Pinned with the workspace server by default (BENCH_PG_CPUS=0):
+	# everything serving is on core 0. BENCH_PG_CPUS=0,1 lets it run on
+	# either core, as a database on a machine of its own would not compete
+	# with the server.
+	taskset -c "${BENCH_PG_CPUS:-0}" runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
 		-o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -k $pgdata -c shared_buffers=512MB \
 		    -c max_wal_size=4GB -c synchronous_commit=on" start >/dev/null
 	if [ -n "$fresh" ]; then

@@ -55,12 +55,18 @@ type cond struct {
 // text is c's SQL in dialect d. SQLite's LIKE ignores the case of ASCII
 // letters already, and its LOWER folds no others, so there the column is
 // compared as it is, which spares a function call per row scanned.
+// PostgreSQL has ILIKE, which its planner estimates from the column's
+// statistics; for LOWER(column) it has none, guesses that a pattern such
+// as '%name%' matches a few rows, and sorts a scan of the whole table
+// instead of walking the index of the order until 50 match.
 func (c cond) text(d sqldb.Dialect) string {
 	switch {
 	case c.like == "":
 		return c.sql
 	case d == sqldb.SQLite:
 		return c.like + " LIKE " + c.sql
+	case d == sqldb.Postgres:
+		return c.like + " ILIKE " + c.sql
 	default:
 		return "LOWER(" + c.like + ") LIKE " + c.sql
 	}
