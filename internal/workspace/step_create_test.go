@@ -78,13 +78,17 @@ func TestCreateStepAnswersWhatIsStored(t *testing.T) {
 	})
 }
 
-// Steps created at once on SQLite commit in groups: a step that fails must
-// get its own error and cost the others nothing.
+// Steps created at once commit in groups: a step that fails must get its
+// own error and cost the others nothing.
 func TestStepGroupKeepsTheOthers(t *testing.T) {
+	sqldbtest.Each(t, testStepGroupKeepsTheOthers)
+}
+
+func testStepGroupKeepsTheOthers(t *testing.T, url string) {
 	ctx := context.Background()
-	srv, _, c := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	srv, _, c := testServer(t, testConfig(t, url))
 	if srv.store.stepGroup == nil {
-		t.Fatal("no step groups on SQLite")
+		t.Fatal("no step groups")
 	}
 	f := newFixture(t, c, "group")
 	run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "group", Status: "running"}))

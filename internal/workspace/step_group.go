@@ -8,11 +8,13 @@ import (
 	"github.com/enclave-mlops/enclave/client"
 )
 
-// stepGroup commits steps created at the same time together, on SQLite.
-// There every commit writes the WAL frames of step_runs and its indexes, and
-// only one write transaction runs at a time, so steps created one by one
-// wait for each other's commits. The creations that arrive while a group is
-// being written form the next group, written in one transaction. If any
+// stepGroup commits steps created at the same time together. On SQLite
+// every commit writes the WAL frames of step_runs and its indexes, and only
+// one write transaction runs at a time, so steps created one by one wait for
+// each other's commits; on PostgreSQL and MySQL every commit waits for its
+// log to reach the disk. The creations that arrive while a group is being
+// written form the next group, written in one transaction (on SQLite one
+// group at a time, elsewhere stepWriters). If any
 // step of a group fails — or the commit does — the group is rolled back and
 // each of its steps is created again alone, in a transaction of its own: a
 // failing step gets its own error and costs the others nothing but time.
@@ -21,9 +23,11 @@ import (
 type stepGroup struct {
 	s *Store
 
+	writers int // groups written at once: 1 on SQLite, which has one writer
+
 	mu      sync.Mutex
 	pending []*stepJob
-	running bool
+	running int
 }
 
 type stepJob struct {
@@ -39,12 +43,16 @@ type stepJob struct {
 // step of a long queue waiting.
 const maxStepGroup = 64
 
+// stepWriters is how many groups are written at once where the database
+// runs transactions side by side.
+const stepWriters = 3
+
 func (g *stepGroup) create(ctx context.Context, userID, projectID string, r client.StepRequest) (client.Step, error) {
 	j := &stepJob{ctx: ctx, userID: userID, projectID: projectID, req: r, done: make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, j)
-	if !g.running {
-		g.running = true
+	if g.running < g.writers {
+		g.running++
 		go g.loop()
 	}
 	g.mu.Unlock()
@@ -62,7 +70,7 @@ func (g *stepGroup) loop() {
 		g.mu.Lock()
 		n := min(len(g.pending), maxStepGroup)
 		if n == 0 {
-			g.running = false
+			g.running--
 			g.mu.Unlock()
 			return
 		}

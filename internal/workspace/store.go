@@ -37,8 +37,9 @@ type Store struct {
 // NewStore wraps an open, migrated database.
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
 	s := &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), box: box, nowFn: sqldb.Now, idFunc: newID}
-	if db.Dialect() == sqldb.SQLite {
-		s.stepGroup = &stepGroup{s: s}
+	s.stepGroup = &stepGroup{s: s, writers: 1}
+	if db.Dialect() != sqldb.SQLite {
+		s.stepGroup.writers = stepWriters
 	}
 	return s
 }
