@@ -58,6 +58,7 @@ flags override it.`,
 				}
 				cfg.AdminPassword = trimNewline(string(b))
 			}
+			tuneGC()
 			srv, err := controlplane.New(cmd.Context(), cfg, log)
 			if err != nil {
 				return err

@@ -57,6 +57,7 @@ workspace named "default"; later starts find them again.`,
 			if err != nil {
 				return err
 			}
+			tuneGC()
 			return runUp(cmd.Context(), cmd, log, dataDir, host, cpListen, wsListen)
 		},
 	}

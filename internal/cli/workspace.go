@@ -29,6 +29,7 @@ NAME_FILE. Flags override the environment. See docs/workspace.md.`,
 			if err != nil {
 				return err
 			}
+			tuneGC()
 			cfg, err := workspaceConfig(cmd, listen, database)
 			if err != nil {
 				return err
