@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -59,4 +60,79 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// Under writes that never pause, a passive checkpoint never catches up with
+// the WAL's end, and SQLite starts the WAL over only when a write begins
+// with all of it copied. Past restartAt a checkpoint round holds the writes
+// back for a second copy, so that the next write starts the WAL over; each
+// time, the WAL is then small again. Without that, it grows for as long as
+// the writes go on.
+func TestCheckpointerBoundsTheWAL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.db")
+	db, err := Open(ctx, "sqlite:///"+path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.restartAt = 256 // pages: 1 MiB; a transaction below writes about 20
+	if _, err := db.Exec(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("y", 3000)
+	var commits atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			err := db.InTx(ctx, func(tx *Tx) error {
+				for range 20 {
+					if _, err := tx.Exec(ctx, "INSERT INTO t (v) VALUES (?)", pad); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				done <- err
+				return
+			}
+			commits.Add(1)
+		}
+	}()
+	walPages := func() int {
+		var busy, frames, copied int
+		if err := db.QueryRow(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+			t.Fatal(err)
+		}
+		return frames
+	}
+	waitCommits := func(n int64) {
+		for deadline := time.Now().Add(20 * time.Second); commits.Load() < n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the writer stopped")
+			}
+		}
+	}
+	for round := range 5 {
+		// Let the WAL grow past the bound.
+		waitCommits(commits.Load() + int64(2*db.restartAt/20))
+		db.checkpointRound(ctx)
+		// Two commits later the WAL holds those two only.
+		waitCommits(commits.Load() + 2)
+		if pages := walPages(); pages >= db.restartAt {
+			t.Fatalf("round %d: the WAL did not start over: %d pages", round, pages)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
 }

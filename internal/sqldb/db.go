@@ -37,10 +37,11 @@ type DB struct {
 	dialect Dialect
 	cfg     Config
 
-	stop     chan struct{} // ends the checkpointer, if any
-	stopped  chan struct{}
-	stopOnce sync.Once
-	writing  chan struct{} // SQLite files: held by the transaction writing
+	stop      chan struct{} // ends the checkpointer, if any
+	stopped   chan struct{}
+	stopOnce  sync.Once
+	writing   chan struct{} // SQLite files: held by the transaction writing
+	restartAt int           // restartFrames; tests lower it
 }
 
 // Options tune the connection pool.
@@ -79,7 +80,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	db := &DB{sql: sdb, dialect: cfg.Dialect, cfg: cfg}
 	if cfg.Dialect == SQLite && cfg.Path != "" {
 		db.stop, db.stopped = make(chan struct{}), make(chan struct{})
-		db.writing = make(chan struct{}, 1)
+		db.writing, db.restartAt = make(chan struct{}, 1), restartFrames
 		go db.checkpoints(checkpointEvery)
 	}
 	return db, nil
@@ -119,18 +120,25 @@ func (db *DB) checkpoints(period time.Duration) {
 			return
 		case <-t.C:
 		}
-		// Errors (the database closing, a busy lock) are left for the next
-		// round; the writers never depend on one checkpoint.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if frames, err := db.checkpoint(ctx, "PASSIVE"); err == nil && frames >= restartFrames {
-			wctx, wcancel := context.WithTimeout(ctx, restartWait)
-			unlock := db.lockWrites(wctx)
-			wcancel()
-			_, _ = db.checkpoint(ctx, "PASSIVE")
-			unlock()
-		}
+		db.checkpointRound(ctx)
 		cancel()
 	}
+}
+
+// checkpointRound is one round of the checkpointer. Errors (the database
+// closing, a busy lock) are left for the next round; the writers never
+// depend on one checkpoint.
+func (db *DB) checkpointRound(ctx context.Context) {
+	frames, err := db.checkpoint(ctx, "PASSIVE")
+	if err != nil || frames < db.restartAt {
+		return
+	}
+	wctx, wcancel := context.WithTimeout(ctx, restartWait)
+	unlock := db.lockWrites(wctx)
+	wcancel()
+	_, _ = db.checkpoint(ctx, "PASSIVE")
+	unlock()
 }
 
 // LockWrites waits until no other transaction of this pool is writing to
