@@ -339,3 +339,19 @@ func Now() int64 { return time.Now().UnixMicro() }
 
 // Time turns a stored timestamp back into a time.
 func Time(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// JSONArrays returns an aggregate, in dialect d, that collects one JSON
+// array of exprs per row into a JSON array, as text. Over no rows it is
+// NULL on PostgreSQL and MySQL and '[]' on SQLite. Used in a correlated
+// subquery, it brings a row's related rows along in the row's own query.
+func JSONArrays(d Dialect, exprs ...string) string {
+	list := strings.Join(exprs, ", ")
+	switch d {
+	case Postgres:
+		return "json_agg(json_build_array(" + list + "))"
+	case MySQL:
+		return "JSON_ARRAYAGG(JSON_ARRAY(" + list + "))"
+	default:
+		return "json_group_array(json_array(" + list + "))"
+	}
+}

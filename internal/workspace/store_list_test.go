@@ -149,9 +149,15 @@ func TestRunPagesReadAlike(t *testing.T) {
 		for i := range 4 {
 			req := client.RunRequest{Name: "r" + strconv.Itoa(i), Snapshot: f.snapshot.ID, Project: "alike", Status: "running"}
 			if i%2 == 0 {
-				req.Tags = []string{"even", "t" + strconv.Itoa(i)}
+				req.Tags = []string{"t" + strconv.Itoa(i), "even", "a-" + strconv.Itoa(i)}
 			}
-			must[client.Run](t)(c.CreateRun(ctx, req))
+			run := must[client.Run](t)(c.CreateRun(ctx, req))
+			if i%3 == 0 {
+				must[any](t)(nil, c.AddRunMetadata(ctx, client.RunMetadataRequest{
+					Resources: []client.MetadataResource{{ID: run.ID, Type: "pipeline_run"}},
+					Values:    map[string]any{"accuracy": 0.5 + float64(i), "notes": `say "hi"`, "nested": map[string]any{"k": []any{1.0, "x"}}},
+				}))
+			}
 		}
 		// Pages of one run asked for from the last to the second: each is
 		// reached by OFFSET, none follows a page served before.
@@ -163,6 +169,18 @@ func TestRunPagesReadAlike(t *testing.T) {
 			all := must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Size: 4, Hydrate: hydrate, SortBy: v.sort}))
 			if len(all.Items) != 4 {
 				t.Fatalf("%d runs", len(all.Items))
+			}
+			tagged, described := 0, 0
+			for _, r := range all.Items {
+				if tags := r.Resources.Tags; len(tags) == 3 && tags[0].Name < tags[1].Name && tags[1].Name < tags[2].Name {
+					tagged++
+				}
+				if hydrate && r.Metadata != nil && r.Metadata.RunMetadata["notes"] == `say "hi"` {
+					described++
+				}
+			}
+			if tagged != 2 || (hydrate && described != 2) {
+				t.Fatalf("hydrate=%v: %d runs with their 3 tags in order, %d with their metadata; want 2 and 2", hydrate, tagged, described)
 			}
 			for i := len(all.Items) - 1; i >= 1; i-- {
 				r := all.Items[i]

@@ -174,44 +174,6 @@ func tagsOf(ctx context.Context, q sqldb.Querier, rtype string, ids []string) (m
 	return out, rows.Err()
 }
 
-// tagsAndMetadataOf returns the tags and the run metadata of many resources
-// in one query rather than two: a single read (a GET) is mostly its round
-// trips.
-func tagsAndMetadataOf(ctx context.Context, q sqldb.Querier, tagType, mdType string, ids []string) (map[string][]client.TagRef, map[string]map[string]any, error) {
-	tags, md := map[string][]client.TagRef{}, map[string]map[string]any{}
-	if len(ids) == 0 {
-		return tags, md, nil
-	}
-	marks := idMarks(ids)
-	args := make([]any, 0, 2*len(ids)+2)
-	args = append(append(append(args, tagType), idArgs(ids)...), mdType)
-	args = append(args, idArgs(ids)...)
-	rows, err := q.Query(ctx, "SELECT 0 AS k, tr.resource_id, t.id, t.name, t.color FROM tag_resources tr JOIN tags t ON t.id = tr.tag_id WHERE tr.resource_type = ? AND tr.resource_id IN ("+marks+")"+
-		" UNION ALL SELECT 1 AS k, resource_id, mkey, mvalue, '' FROM run_metadata WHERE resource_type = ? AND resource_id IN ("+marks+") ORDER BY 1, 4", args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k int
-		var rid, a, b, c string
-		if err := rows.Scan(&k, &rid, &a, &b, &c); err != nil {
-			return nil, nil, err
-		}
-		if k == 0 {
-			tags[rid] = append(tags[rid], client.TagRef{ID: a, Name: b, Color: c})
-			continue
-		}
-		if md[rid] == nil {
-			md[rid] = map[string]any{}
-		}
-		var val any
-		_ = json.Unmarshal([]byte(b), &val)
-		md[rid][a] = val
-	}
-	return tags, md, rows.Err()
-}
-
 // tagRefs never returns nil, so that "tags" is [] rather than null.
 func tagRefs(m map[string][]client.TagRef, id string) []client.TagRef {
 	if t := m[id]; t != nil {
