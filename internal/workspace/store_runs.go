@@ -37,12 +37,17 @@ var finished = []string{client.StatusCompleted, client.StatusFailed, client.Stat
 const runCols = "id, name, project_id, user_id, snapshot_id, pipeline_id, stack_id, status, orchestrator_run_id, run_index, start_time, end_time, created, updated"
 
 // runReadCols are the columns a run is read with in dialect d: runCols,
-// then its tags and, hydrated, its metadata, each as a JSON array made by a
-// subquery. A run, or a page of runs, is then one statement: one round trip
-// to the database instead of two.
-func runReadCols(d sqldb.Dialect, hydrate bool) string {
-	tags := "(SELECT " + sqldb.JSONArrays(d, "t.id", "t.name", "t.color") +
-		" FROM tag_resources tr JOIN tags t ON t.id = tr.tag_id WHERE tr.resource_type = '" + tagRun + "' AND tr.resource_id = pipeline_runs.id)"
+// then, with withTags, its tags and, hydrated, its metadata, each as a JSON
+// array made by a subquery. A single run is then one statement: one round
+// trip to the database instead of two. A page reads the tags of all its
+// runs in one query of its own instead (see pageTags): there a subquery per
+// run costs PostgreSQL more than the round trip it saves.
+func runReadCols(d sqldb.Dialect, withTags, hydrate bool) string {
+	tags := "NULL"
+	if withTags {
+		tags = "(SELECT " + sqldb.JSONArrays(d, "t.id", "t.name", "t.color") +
+			" FROM tag_resources tr JOIN tags t ON t.id = tr.tag_id WHERE tr.resource_type = '" + tagRun + "' AND tr.resource_id = pipeline_runs.id)"
+	}
 	md := "NULL"
 	if hydrate {
 		md = "(SELECT " + sqldb.JSONArrays(d, "m.mkey", "m.mvalue") +
@@ -118,10 +123,31 @@ func metadataJSON(s string) (map[string]any, error) {
 }
 
 func (s *Store) getRuns(ctx context.Context, q sqldb.Querier, ids []string, hydrate bool) ([]client.Run, error) {
-	return byIDs(ctx, q, runReadCols(q.Dialect(), hydrate), "pipeline_runs", ids, func(rows *sql.Rows) (string, client.Run, error) {
+	one := len(ids) == 1
+	rs, err := byIDs(ctx, q, runReadCols(q.Dialect(), one, hydrate), "pipeline_runs", ids, func(rows *sql.Rows) (string, client.Run, error) {
 		r, err := scanRun(rows, hydrate)
 		return r.ID, r, err
 	})
+	if err != nil || one {
+		return rs, err
+	}
+	return rs, pageTags(ctx, q, rs)
+}
+
+// pageTags reads the tags of the runs of a page, in one query.
+func pageTags(ctx context.Context, q sqldb.Querier, rs []client.Run) error {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	tags, err := tagsOf(ctx, q, tagRun, ids)
+	if err != nil {
+		return err
+	}
+	for i := range rs {
+		rs[i].Resources = &client.Tagged{Tags: tagRefs(tags, rs[i].ID)}
+	}
+	return nil
 }
 
 func (s *Store) Run(ctx context.Context, id string, hydrate bool) (client.Run, error) {
@@ -197,7 +223,7 @@ func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client
 	}
 	// The rows come with the page's query when it starts at its first row.
 	var rs []client.Run
-	rr := &rowReader{cols: runReadCols(s.db.Dialect(), lq.hydrate), scan: func(rows *sql.Rows, v *sql.NullInt64) (string, error) {
+	rr := &rowReader{cols: runReadCols(s.db.Dialect(), false, lq.hydrate), scan: func(rows *sql.Rows, v *sql.NullInt64) (string, error) {
 		r, err := scanRun(rows, lq.hydrate, v)
 		rs = append(rs, r)
 		return r.ID, err
@@ -206,10 +232,13 @@ func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client
 	if err != nil {
 		return client.Page[client.Run]{}, err
 	}
-	if !direct {
-		if rs, err = s.getRuns(ctx, s.db, ids, lq.hydrate); err != nil {
-			return client.Page[client.Run]{}, err
-		}
+	if direct {
+		err = pageTags(ctx, s.db, rs)
+	} else {
+		rs, err = s.getRuns(ctx, s.db, ids, lq.hydrate)
+	}
+	if err != nil {
+		return client.Page[client.Run]{}, err
 	}
 	return newPage(lq, total, rs), nil
 }
