@@ -56,10 +56,12 @@ func serveDebug(ctx context.Context, log *slog.Logger, addr string) error {
 // has doubled) it collects dozens of times a second under load; with one
 // core, each collection holds the requests back. Collecting when the heap
 // has grown fivefold cuts that to a fifth for some tens of MiB; the soft
-// limit makes collections more frequent again as the heap nears it.
+// limit (of the Go runtime's memory; SQLite's page caches come on top)
+// makes collections more frequent again as the heap nears it, so that the
+// process stays under 100 MiB under load.
 const (
 	serverGCPercent   = 400
-	serverMemoryLimit = 80 << 20
+	serverMemoryLimit = 56 << 20
 )
 
 // tuneGC applies the servers' collection settings where the environment
