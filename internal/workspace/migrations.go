@@ -279,15 +279,4 @@ CREATE INDEX tags_user ON tags (user_id, created, id);
 CREATE INDEX users_email ON users (email, id);
 CREATE INDEX users_full_name ON users (full_name, id);
 `},
-	// A run's name joins the index of the project's runs by time: a
-	// "name contains" filter, which no index can seek, is then checked on
-	// the index entries as the newest runs are walked, and only the runs
-	// that match are read.
-	{Version: 3, Name: "run names in the project's index by time", SQL: `
-CREATE INDEX runs_project_created_name ON pipeline_runs (project_id, created, id, name);
-DROP INDEX runs_project_created;
-`, Dialects: map[sqldb.Dialect]string{sqldb.MySQL: `
-CREATE INDEX runs_project_created_name ON pipeline_runs (project_id, created, id, name);
-DROP INDEX runs_project_created ON pipeline_runs;
-`}},
 }
