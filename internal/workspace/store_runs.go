@@ -43,6 +43,25 @@ const runCols = "id, name, project_id, user_id, snapshot_id, pipeline_id, stack_
 // runs in one query of its own instead (see pageTags): there a subquery per
 // run costs PostgreSQL more than the round trip it saves.
 func runReadCols(d sqldb.Dialect, withTags, hydrate bool) string {
+	k := runColsKey{d, withTags, hydrate}
+	if c, ok := runColsOf.Load(k); ok {
+		return c.(string)
+	}
+	c := buildRunReadCols(d, withTags, hydrate)
+	runColsOf.Store(k, c)
+	return c
+}
+
+// runColsOf keeps the texts of runReadCols: they are asked for on every
+// read of a run.
+var runColsOf sync.Map // runColsKey → string
+
+type runColsKey struct {
+	d                 sqldb.Dialect
+	withTags, hydrate bool
+}
+
+func buildRunReadCols(d sqldb.Dialect, withTags, hydrate bool) string {
 	tags := "NULL"
 	if withTags {
 		tags = "(SELECT " + sqldb.JSONArrays(d, "t.id", "t.name", "t.color") +
