@@ -4,11 +4,8 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"strconv"
-	"sync"
 
 	"github.com/enclave-mlops/enclave/internal/errs"
 )
@@ -58,37 +55,13 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	writeJSON(w, status, v)
 }
 
-// writeJSON encodes v into a buffer first and sends it with its length, in
-// one write: encoded straight into the connection, an answer longer than
-// net/http's 2 KiB buffer went out chunked, in several writes. A value that
-// cannot be encoded becomes a 500 instead of half an answer.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := jsonBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= maxPooledJSON {
-			buf.Reset()
-			jsonBuffers.Put(buf)
-		}
-	}()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		buf.Reset()
-		status = http.StatusInternalServerError
-		_ = json.NewEncoder(buf).Encode(ErrorBody{Detail: [2]string{"RuntimeError", "internal server error"}})
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
-
-// jsonBuffers holds the buffers of writeJSON; one larger than
-// maxPooledJSON is left to the collector.
-var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledJSON = 1 << 20
 
 // HandlerFunc is a handler that returns its error instead of writing it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error

@@ -3,9 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -173,39 +171,5 @@ func TestRequestIDAndLogger(t *testing.T) {
 	}
 	if Logger(httptest.NewRequest("GET", "/", nil).Context()) == nil || RequestID(httptest.NewRequest("GET", "/", nil).Context()) != "" {
 		t.Fatal("outside a request: want a discarding logger and no id")
-	}
-}
-
-// An answer is sent whole with its length, however long; one that cannot
-// be encoded is a 500 in the error shape, not half a document.
-func TestWriteJSONWhole(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/bad" {
-			WriteJSON(w, http.StatusOK, map[string]any{"x": math.NaN()})
-			return
-		}
-		WriteJSON(w, http.StatusCreated, map[string]string{"big": strings.Repeat("é<", 5000)})
-	}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var got map[string]string
-	if resp.StatusCode != http.StatusCreated || len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(body)) ||
-		json.Unmarshal(body, &got) != nil || got["big"] != strings.Repeat("é<", 5000) {
-		t.Fatalf("status %d, transfer %v, length %d of %d", resp.StatusCode, resp.TransferEncoding, resp.ContentLength, len(body))
-	}
-	resp, err = http.Get(srv.URL + "/bad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var e ErrorBody
-	if resp.StatusCode != http.StatusInternalServerError || json.Unmarshal(body, &e) != nil || e.Detail[0] != "RuntimeError" {
-		t.Fatalf("unencodable value: %d %s", resp.StatusCode, body)
 	}
 }
