@@ -108,38 +108,18 @@ func (s *Store) insertArtifact(ctx context.Context, tx *sqldb.Tx, userID, projec
 }
 
 func (s *Store) UpdateArtifact(ctx context.Context, userID, id string, u client.ArtifactUpdate) (client.Artifact, error) {
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		sets := updates{}
-		sets.add(u.Name != nil, "name", u.Name)
-		if err := s.update(ctx, tx, "artifacts", "artifact", id, sets); err != nil {
-			return err
-		}
-		return s.setTags(ctx, tx, tagArtifact, id, userID, u.AddTags, u.RemoveTags)
-	})
-	if err != nil {
-		return client.Artifact{}, err
-	}
-	return s.Artifact(ctx, id, true)
+	sets := updates{}
+	sets.add(u.Name != nil, "name", u.Name)
+	return updateTagged(ctx, s, artifactsTable, userID, id, sets, u.AddTags, u.RemoveTags, s.Artifact)
 }
 
 // DeleteArtifact removes an artifact with its versions.
 func (s *Store) DeleteArtifact(ctx context.Context, id string) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		for _, q := range []string{
-			"DELETE FROM tag_resources WHERE resource_type = 'artifact_version' AND resource_id IN (SELECT id FROM artifact_versions WHERE artifact_id = ?)",
-			"DELETE FROM run_metadata WHERE resource_type = 'artifact_version' AND resource_id IN (SELECT id FROM artifact_versions WHERE artifact_id = ?)",
-			"DELETE FROM step_run_artifacts WHERE artifact_version_id IN (SELECT id FROM artifact_versions WHERE artifact_id = ?)",
-			"DELETE FROM artifact_versions WHERE artifact_id = ?",
-		} {
-			if _, err := tx.Exec(ctx, q, id); err != nil {
-				return err
-			}
-		}
-		if err := s.deleteRow(ctx, tx, "artifacts", "artifact", id); err != nil {
-			return err
-		}
-		return forgetResource(ctx, tx, tagArtifact, id)
-	})
+	return s.deleteTagged(ctx, artifactsTable, id,
+		"DELETE FROM tag_resources WHERE resource_type = 'artifact_version' AND resource_id IN (SELECT id FROM artifact_versions WHERE artifact_id = ?)",
+		"DELETE FROM run_metadata WHERE resource_type = 'artifact_version' AND resource_id IN (SELECT id FROM artifact_versions WHERE artifact_id = ?)",
+		"DELETE FROM step_run_artifacts WHERE artifact_version_id IN (SELECT id FROM artifact_versions WHERE artifact_id = ?)",
+		"DELETE FROM artifact_versions WHERE artifact_id = ?")
 }
 
 // ---- artifact versions
@@ -289,26 +269,9 @@ func (s *Store) CreateArtifactVersion(ctx context.Context, userID, projectID str
 }
 
 func (s *Store) UpdateArtifactVersion(ctx context.Context, userID, id string, u client.ArtifactVersionUpdate) (client.ArtifactVersion, error) {
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.update(ctx, tx, "artifact_versions", "artifact version", id, updates{}); err != nil {
-			return err
-		}
-		return s.setTags(ctx, tx, tagArtifactVersion, id, userID, u.AddTags, u.RemoveTags)
-	})
-	if err != nil {
-		return client.ArtifactVersion{}, err
-	}
-	return s.ArtifactVersion(ctx, id, true)
+	return updateTagged(ctx, s, artifactVersionsTable, userID, id, updates{}, u.AddTags, u.RemoveTags, s.ArtifactVersion)
 }
 
 func (s *Store) DeleteArtifactVersion(ctx context.Context, id string) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM step_run_artifacts WHERE artifact_version_id = ?", id); err != nil {
-			return err
-		}
-		if err := s.deleteRow(ctx, tx, "artifact_versions", "artifact version", id); err != nil {
-			return err
-		}
-		return forgetResource(ctx, tx, tagArtifactVersion, id)
-	})
+	return s.deleteTagged(ctx, artifactVersionsTable, id, "DELETE FROM step_run_artifacts WHERE artifact_version_id = ?")
 }

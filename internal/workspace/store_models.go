@@ -83,43 +83,23 @@ func (s *Store) CreateModel(ctx context.Context, userID, projectID string, r cli
 }
 
 func (s *Store) UpdateModel(ctx context.Context, userID, id string, u client.ModelUpdate) (client.Model, error) {
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		sets := updates{}
-		sets.add(u.Name != nil, "name", u.Name)
-		sets.add(u.Description != nil, "description", u.Description)
-		sets.add(u.License != nil, "license", u.License)
-		sets.add(u.Audience != nil, "audience", u.Audience)
-		sets.add(u.UseCases != nil, "use_cases", u.UseCases)
-		sets.add(u.Limitations != nil, "limitations", u.Limitations)
-		sets.add(u.TradeOffs != nil, "trade_offs", u.TradeOffs)
-		sets.add(u.Ethics != nil, "ethics", u.Ethics)
-		if err := s.update(ctx, tx, "models", "model", id, sets); err != nil {
-			return err
-		}
-		return s.setTags(ctx, tx, tagModel, id, userID, u.AddTags, u.RemoveTags)
-	})
-	if err != nil {
-		return client.Model{}, err
-	}
-	return s.Model(ctx, id, true)
+	sets := updates{}
+	sets.add(u.Name != nil, "name", u.Name)
+	sets.add(u.Description != nil, "description", u.Description)
+	sets.add(u.License != nil, "license", u.License)
+	sets.add(u.Audience != nil, "audience", u.Audience)
+	sets.add(u.UseCases != nil, "use_cases", u.UseCases)
+	sets.add(u.Limitations != nil, "limitations", u.Limitations)
+	sets.add(u.TradeOffs != nil, "trade_offs", u.TradeOffs)
+	sets.add(u.Ethics != nil, "ethics", u.Ethics)
+	return updateTagged(ctx, s, modelsTable, userID, id, sets, u.AddTags, u.RemoveTags, s.Model)
 }
 
 func (s *Store) DeleteModel(ctx context.Context, id string) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		for _, q := range []string{
-			"DELETE FROM tag_resources WHERE resource_type = 'model_version' AND resource_id IN (SELECT id FROM model_versions WHERE model_id = ?)",
-			"DELETE FROM run_metadata WHERE resource_type = 'model_version' AND resource_id IN (SELECT id FROM model_versions WHERE model_id = ?)",
-			"DELETE FROM model_versions WHERE model_id = ?",
-		} {
-			if _, err := tx.Exec(ctx, q, id); err != nil {
-				return err
-			}
-		}
-		if err := s.deleteRow(ctx, tx, "models", "model", id); err != nil {
-			return err
-		}
-		return forgetResource(ctx, tx, tagModel, id)
-	})
+	return s.deleteTagged(ctx, modelsTable, id,
+		"DELETE FROM tag_resources WHERE resource_type = 'model_version' AND resource_id IN (SELECT id FROM model_versions WHERE model_id = ?)",
+		"DELETE FROM run_metadata WHERE resource_type = 'model_version' AND resource_id IN (SELECT id FROM model_versions WHERE model_id = ?)",
+		"DELETE FROM model_versions WHERE model_id = ?")
 }
 
 // ---- model versions
@@ -242,10 +222,7 @@ func (s *Store) UpdateModelVersion(ctx context.Context, userID, id string, u cli
 		sets.add(u.Name != nil, "name", u.Name)
 		sets.add(u.Description != nil, "description", u.Description)
 		sets.add(u.Stage != nil, "stage", u.Stage)
-		if err := s.update(ctx, tx, "model_versions", "model version", id, sets); err != nil {
-			return err
-		}
-		return s.setTags(ctx, tx, tagModelVersion, id, userID, u.AddTags, u.RemoveTags)
+		return s.updateTaggedTx(ctx, tx, modelVersionsTable, userID, id, sets, u.AddTags, u.RemoveTags)
 	})
 	if err != nil {
 		return client.ModelVersion{}, err
@@ -254,10 +231,5 @@ func (s *Store) UpdateModelVersion(ctx context.Context, userID, id string, u cli
 }
 
 func (s *Store) DeleteModelVersion(ctx context.Context, id string) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.deleteRow(ctx, tx, "model_versions", "model version", id); err != nil {
-			return err
-		}
-		return forgetResource(ctx, tx, tagModelVersion, id)
-	})
+	return s.deleteTagged(ctx, modelVersionsTable, id)
 }

@@ -90,28 +90,14 @@ func (s *Store) CreatePipeline(ctx context.Context, userID, projectID string, r 
 }
 
 func (s *Store) UpdatePipeline(ctx context.Context, userID, id string, u client.PipelineUpdate) (client.Pipeline, error) {
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		sets := updates{}
-		sets.add(u.Description != nil, "description", u.Description)
-		if err := s.update(ctx, tx, "pipelines", "pipeline", id, sets); err != nil {
-			return err
-		}
-		return s.setTags(ctx, tx, tagPipeline, id, userID, u.AddTags, u.RemoveTags)
-	})
-	if err != nil {
-		return client.Pipeline{}, err
-	}
-	return s.Pipeline(ctx, id, true)
+	sets := updates{}
+	sets.add(u.Description != nil, "description", u.Description)
+	return updateTagged(ctx, s, pipelinesTable, userID, id, sets, u.AddTags, u.RemoveTags, s.Pipeline)
 }
 
 // DeletePipeline removes a pipeline; its runs and snapshots stay, without it.
 func (s *Store) DeletePipeline(ctx context.Context, id string) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.deleteRow(ctx, tx, "pipelines", "pipeline", id); err != nil {
-			return err
-		}
-		return forgetResource(ctx, tx, tagPipeline, id)
-	})
+	return s.deleteTagged(ctx, pipelinesTable, id)
 }
 
 // ---- snapshots
@@ -207,27 +193,13 @@ func (s *Store) CreateSnapshot(ctx context.Context, userID, projectID string, r 
 }
 
 func (s *Store) UpdateSnapshot(ctx context.Context, userID, id string, u client.SnapshotUpdate) (client.Snapshot, error) {
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		sets := updates{}
-		sets.add(u.Name != nil, "name", u.Name)
-		sets.add(u.Description != nil, "description", u.Description)
-		if err := s.update(ctx, tx, "pipeline_snapshots", "snapshot", id, sets); err != nil {
-			return err
-		}
-		return s.setTags(ctx, tx, tagSnapshot, id, userID, u.AddTags, u.RemoveTags)
-	})
-	if err != nil {
-		return client.Snapshot{}, err
-	}
-	return s.Snapshot(ctx, id, true)
+	sets := updates{}
+	sets.add(u.Name != nil, "name", u.Name)
+	sets.add(u.Description != nil, "description", u.Description)
+	return updateTagged(ctx, s, snapshotsTable, userID, id, sets, u.AddTags, u.RemoveTags, s.Snapshot)
 }
 
 // DeleteSnapshot removes a snapshot no run refers to.
 func (s *Store) DeleteSnapshot(ctx context.Context, id string) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.deleteRow(ctx, tx, "pipeline_snapshots", "snapshot", id); err != nil {
-			return err
-		}
-		return forgetResource(ctx, tx, tagSnapshot, id)
-	})
+	return s.deleteTagged(ctx, snapshotsTable, id)
 }

@@ -327,10 +327,7 @@ func (s *Store) UpdateRun(ctx context.Context, userID, id string, u client.RunUp
 			sets.add(true, "start_time", s.now())
 			sets.cols[len(sets.cols)-1] = "start_time = COALESCE(start_time, ?)"
 		}
-		if err := s.update(ctx, tx, "pipeline_runs", "pipeline run", id, sets); err != nil {
-			return err
-		}
-		return s.setTags(ctx, tx, tagRun, id, userID, u.AddTags, u.RemoveTags)
+		return s.updateTaggedTx(ctx, tx, runsTable, userID, id, sets, u.AddTags, u.RemoveTags)
 	})
 	if err != nil {
 		return client.Run{}, err
@@ -341,20 +338,9 @@ func (s *Store) UpdateRun(ctx context.Context, userID, id string, u client.RunUp
 // DeleteRun removes a run with its steps, their links and metadata.
 func (s *Store) DeleteRun(ctx context.Context, id string) error {
 	defer s.owners.forget(strings.ToLower(id))
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM run_metadata WHERE resource_type = 'step_run' AND resource_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)", id); err != nil {
-			return err
-		}
-		// Steps go first: a step's parent links point at steps of the same run.
-		if _, err := tx.Exec(ctx, "DELETE FROM step_run_parents WHERE step_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)", id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM step_runs WHERE pipeline_run_id = ?", id); err != nil {
-			return err
-		}
-		if err := s.deleteRow(ctx, tx, "pipeline_runs", "pipeline run", id); err != nil {
-			return err
-		}
-		return forgetResource(ctx, tx, tagRun, id)
-	})
+	// Steps go first: a step's parent links point at steps of the same run.
+	return s.deleteTagged(ctx, runsTable, id,
+		"DELETE FROM run_metadata WHERE resource_type = 'step_run' AND resource_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)",
+		"DELETE FROM step_run_parents WHERE step_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)",
+		"DELETE FROM step_runs WHERE pipeline_run_id = ?")
 }

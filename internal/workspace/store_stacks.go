@@ -307,3 +307,54 @@ func rawObject(b json.RawMessage) bool {
 	var m map[string]json.RawMessage
 	return json.Unmarshal(b, &m) == nil
 }
+
+// taggedTable names a table whose rows carry tags: the table, what a row is
+// called in errors, and the tags' resource type.
+type taggedTable struct{ table, what, tagType string }
+
+var (
+	artifactsTable        = taggedTable{"artifacts", "artifact", tagArtifact}
+	artifactVersionsTable = taggedTable{"artifact_versions", "artifact version", tagArtifactVersion}
+	modelsTable           = taggedTable{"models", "model", tagModel}
+	modelVersionsTable    = taggedTable{"model_versions", "model version", tagModelVersion}
+	pipelinesTable        = taggedTable{"pipelines", "pipeline", tagPipeline}
+	snapshotsTable        = taggedTable{"pipeline_snapshots", "snapshot", tagSnapshot}
+	runsTable             = taggedTable{"pipeline_runs", "pipeline run", tagRun}
+)
+
+// updateTaggedTx applies sets to row id of t and adds and removes its tags,
+// within tx.
+func (s *Store) updateTaggedTx(ctx context.Context, tx sqldb.Querier, t taggedTable, userID, id string, sets updates, add, remove []string) error {
+	if err := s.update(ctx, tx, t.table, t.what, id, sets); err != nil {
+		return err
+	}
+	return s.setTags(ctx, tx, t.tagType, id, userID, add, remove)
+}
+
+// updateTagged is updateTaggedTx in a transaction of its own, and then reads
+// the row back, hydrated, with get.
+func updateTagged[T any](ctx context.Context, s *Store, t taggedTable, userID, id string, sets updates, add, remove []string,
+	get func(context.Context, string, bool) (T, error)) (T, error) {
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.updateTaggedTx(ctx, tx, t, userID, id, sets, add, remove) })
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return get(ctx, id, true)
+}
+
+// deleteTagged removes row id of t, with its tags and metadata, in one
+// transaction; each of the statements in first runs before, given id.
+func (s *Store) deleteTagged(ctx context.Context, t taggedTable, id string, first ...string) error {
+	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		for _, q := range first {
+			if _, err := tx.Exec(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		if err := s.deleteRow(ctx, tx, t.table, t.what, id); err != nil {
+			return err
+		}
+		return forgetResource(ctx, tx, t.tagType, id)
+	})
+}
