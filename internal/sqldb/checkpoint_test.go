@@ -76,6 +76,10 @@ func TestCheckpointerBoundsTheWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// The rounds run here, one at a time: the background one would race
+	// them (SQLite runs one checkpoint at a time and answers the other busy).
+	db.stopOnce.Do(func() { close(db.stop) })
+	<-db.stopped
 	db.restartAt = 256 // pages: 1 MiB; a transaction below writes about 20
 	if _, err := db.Exec(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"); err != nil {
 		t.Fatal(err)
