@@ -130,14 +130,14 @@ func (db *DB) checkpoints(period time.Duration) {
 // closing, a busy lock) are left for the next round; the writers never
 // depend on one checkpoint.
 func (db *DB) checkpointRound(ctx context.Context) {
-	frames, err := db.checkpoint(ctx, "PASSIVE")
+	frames, err := db.checkpoint(ctx)
 	if err != nil || frames < db.restartAt {
 		return
 	}
 	wctx, wcancel := context.WithTimeout(ctx, restartWait)
 	unlock := db.lockWrites(wctx)
 	wcancel()
-	_, _ = db.checkpoint(ctx, "PASSIVE")
+	_, _ = db.checkpoint(ctx)
 	unlock()
 }
 
@@ -158,7 +158,7 @@ func (db *DB) LockWrites(ctx context.Context) (unlock func()) {
 	return db.lockWrites(ctx)
 }
 
-// busyWait is SQLite's busy timeout (sqliteBusyMillis).
+// busyWait is SQLite's busy timeout: how long a connection waits for a lock.
 const busyWait = 10 * time.Second
 
 func (db *DB) lockWrites(ctx context.Context) (unlock func()) {
@@ -170,27 +170,15 @@ func (db *DB) lockWrites(ctx context.Context) (unlock func()) {
 	}
 }
 
-// restartWait bounds how long a RESTART checkpoint waits for readers and
-// the writer, holding new writers back.
+// restartWait bounds how long the held-back checkpoint waits for the write
+// in progress; past it, the checkpoint runs without holding writes back.
 const restartWait = 200 * time.Millisecond
 
-// checkpoint runs one checkpoint in mode and returns the WAL's size in
+// checkpoint runs one PASSIVE checkpoint and returns the WAL's size in
 // pages before it.
-func (db *DB) checkpoint(ctx context.Context, mode string) (int, error) {
-	conn, err := db.sql.Conn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	if mode != "PASSIVE" {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", restartWait.Milliseconds())); err != nil {
-			return 0, err
-		}
-		// The connection goes back to the pool with the usual timeout.
-		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = "+sqliteBusyMillis)
-	}
+func (db *DB) checkpoint(ctx context.Context) (int, error) {
 	var busy, frames, done int
-	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done)
+	err := db.sql.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done)
 	return frames, err
 }
 

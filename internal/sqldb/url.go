@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -99,16 +100,13 @@ func parseSQLite(rest string) (Config, error) {
 	return Config{Dialect: SQLite, Driver: "sqlite", DSN: "file:" + path + "?" + sqlitePragmas, Path: path}, nil
 }
 
-// sqliteBusyMillis is how long a SQLite connection waits for a lock.
-const sqliteBusyMillis = "10000"
-
 // WAL lets readers go on while one writer writes; the busy timeout makes the
 // other writers wait instead of failing; immediate transactions take the write
 // lock up front so two transactions cannot deadlock upgrading their locks.
 // Commits never checkpoint (wal_autocheckpoint 0): the pool's checkpointer
 // does, off the writers' path (see DB.checkpoints); the WAL file is cut back
 // to 64 MiB when it is reset.
-const sqlitePragmas = "_pragma=busy_timeout(" + sqliteBusyMillis + ")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
+var sqlitePragmas = "_pragma=busy_timeout(" + strconv.FormatInt(busyWait.Milliseconds(), 10) + ")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
 	"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 
 func parseMySQL(raw, rest string) (Config, error) {
