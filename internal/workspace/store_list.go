@@ -30,9 +30,9 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 	if err != nil {
 		return nil, 0, false, err
 	}
-	dir, cmp := " ASC", " > "
+	dir, cmp, cmpEq := " ASC", " > ", " >= "
 	if lq.desc {
-		dir, cmp = " DESC", " < "
+		dir, cmp, cmpEq = " DESC", " < ", " <= "
 	}
 	pageKey := func(page int) string {
 		return sp.table + where + "\x00" + fmt.Sprint(args...) + "\x00" + lq.sortCol + dir + "\x00" + strconv.Itoa(lq.size) + "\x00" + strconv.Itoa(page)
@@ -52,14 +52,13 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 		idCmp := cmp
 		if !ok {
 			if k, ok = s.seeks.get(pageKey(lq.page) + startKey); ok {
-				idCmp = " " + strings.TrimSpace(cmp) + "= "
+				idCmp = cmpEq
 			}
 		}
 		if ok {
 			// The first term bounds the index range; with the OR alone
 			// the databases walk the index from its start.
-			bound := " " + strings.TrimSpace(cmp) + "= "
-			c := lq.sortCol + bound + "? AND (" + lq.sortCol + cmp + "? OR id" + idCmp + "?)"
+			c := lq.sortCol + cmpEq + "? AND (" + lq.sortCol + cmp + "? OR id" + idCmp + "?)"
 			if where == "" {
 				query = " WHERE " + c
 			} else {

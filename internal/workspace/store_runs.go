@@ -43,18 +43,22 @@ const runCols = "id, name, project_id, user_id, snapshot_id, pipeline_id, stack_
 // runs in one query of its own instead (see pageTags): there a subquery per
 // run costs PostgreSQL more than the round trip it saves.
 func runReadCols(d sqldb.Dialect, withTags, hydrate bool) string {
-	k := runColsKey{d, withTags, hydrate}
-	if c, ok := runColsOf.Load(k); ok {
-		return c.(string)
-	}
-	c := buildRunReadCols(d, withTags, hydrate)
-	runColsOf.Store(k, c)
-	return c
+	return runColsOf[runColsKey{d, withTags, hydrate}]
 }
 
-// runColsOf keeps the texts of runReadCols: they are asked for on every
-// read of a run.
-var runColsOf sync.Map // runColsKey → string
+// runColsOf holds the texts of runReadCols, made once: they are asked for
+// on every read of a run.
+var runColsOf = func() map[runColsKey]string {
+	m := map[runColsKey]string{}
+	for _, d := range []sqldb.Dialect{sqldb.SQLite, sqldb.Postgres, sqldb.MySQL} {
+		for _, withTags := range []bool{false, true} {
+			for _, hydrate := range []bool{false, true} {
+				m[runColsKey{d, withTags, hydrate}] = buildRunReadCols(d, withTags, hydrate)
+			}
+		}
+	}
+	return m
+}()
 
 type runColsKey struct {
 	d                 sqldb.Dialect
@@ -134,9 +138,7 @@ func metadataJSON(s string) (map[string]any, error) {
 		return nil, fmt.Errorf("read run metadata: %w", err)
 	}
 	for _, kv := range rows {
-		var v any
-		_ = json.Unmarshal([]byte(kv[1]), &v)
-		m[kv[0]] = v
+		m[kv[0]] = metaValue(kv[1])
 	}
 	return m, nil
 }

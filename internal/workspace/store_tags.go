@@ -261,11 +261,16 @@ func metadataOf(ctx context.Context, q sqldb.Querier, rtype string, ids []string
 		if out[rid] == nil {
 			out[rid] = map[string]any{}
 		}
-		var val any
-		_ = json.Unmarshal([]byte(v), &val)
-		out[rid][k] = val
+		out[rid][k] = metaValue(v)
 	}
 	return out, rows.Err()
+}
+
+// metaValue reads a metadata value, stored as JSON text.
+func metaValue(v string) any {
+	var val any
+	_ = json.Unmarshal([]byte(v), &val)
+	return val
 }
 
 func metaMap(m map[string]map[string]any, id string) map[string]any {
