@@ -9,7 +9,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime/debug"
-	"time"
+
+	"github.com/enclave-mlops/enclave/internal/httpapi"
 )
 
 // debugListenHelp is the help text of --debug-listen.
@@ -36,13 +37,8 @@ func serveDebug(ctx context.Context, log *slog.Logger, addr string) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	go func() {
-		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		if err := httpapi.Serve(ctx, ln, mux, log); err != nil {
 			log.Error("debug listener stopped", "err", err)
 		}
 	}()
