@@ -19,11 +19,7 @@ type ModelMetadata struct {
 	Ethics      string `json:"ethics"`
 }
 
-type ModelResources struct {
-	Tags              []TagRef `json:"tags"`
-	LatestVersionID   *string  `json:"latest_version_id"`
-	LatestVersionName *string  `json:"latest_version_name"`
-}
+type ModelResources = VersionedResources
 
 type Model = Resource[ModelBody, ModelMetadata, ModelResources]
 

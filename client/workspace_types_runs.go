@@ -215,11 +215,15 @@ type ArtifactMetadata struct {
 	HasCustomName bool `json:"has_custom_name"`
 }
 
-type ArtifactResources struct {
+// VersionedResources are the resources of something with versions: its
+// tags and its latest version.
+type VersionedResources struct {
 	Tags              []TagRef `json:"tags"`
 	LatestVersionID   *string  `json:"latest_version_id"`
 	LatestVersionName *string  `json:"latest_version_name"`
 }
+
+type ArtifactResources = VersionedResources
 
 type Artifact = Resource[ArtifactBody, ArtifactMetadata, ArtifactResources]
 

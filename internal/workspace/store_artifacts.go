@@ -35,44 +35,47 @@ func (s *Store) getArtifacts(ctx context.Context, q sqldb.Querier, ids []string,
 	if err != nil || len(as) == 0 {
 		return as, err
 	}
-	tags, err := tagsOf(ctx, q, tagArtifact, ids)
-	if err != nil {
-		return nil, err
-	}
 	// The latest version of each artifact: the newest by creation.
-	latest, err := latestVersions(ctx, q, `SELECT v.artifact_id, v.id, v.version FROM artifact_versions v
+	res, err := versionedResources(ctx, q, tagArtifact, `SELECT v.artifact_id, v.id, v.version FROM artifact_versions v
 		WHERE v.artifact_id IN (`+idMarks(ids)+`)
 		AND v.created = (SELECT MAX(w.created) FROM artifact_versions w WHERE w.artifact_id = v.artifact_id)`, ids)
 	if err != nil {
 		return nil, err
 	}
 	for i := range as {
-		res := &client.ArtifactResources{Tags: tagRefs(tags, as[i].ID)}
-		if l, ok := latest[as[i].ID]; ok {
-			res.LatestVersionID, res.LatestVersionName = &l[0], &l[1]
-		}
-		as[i].Resources = res
+		as[i].Resources = res[as[i].ID]
 	}
 	return as, nil
 }
 
-// latestVersions runs query, which selects (parent id, version id, version
-// name) for the latest version of each of ids, and maps parent to the pair.
-func latestVersions(ctx context.Context, q sqldb.Querier, query string, ids []string) (map[string][2]string, error) {
-	rows, err := q.Query(ctx, query, idArgs(ids)...)
+// versionedResources reads the resources of ids, things with versions: their
+// tags (of tagType), and their latest versions by latestQuery, which selects
+// (parent id, version id, version name) for the latest version of each of
+// ids. Every id gets its resources, without a latest version if it has none.
+func versionedResources(ctx context.Context, q sqldb.Querier, tagType, latestQuery string, ids []string) (map[string]*client.VersionedResources, error) {
+	tags, err := tagsOf(ctx, q, tagType, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*client.VersionedResources, len(ids))
+	for _, id := range ids {
+		out[id] = &client.VersionedResources{Tags: tagRefs(tags, id)}
+	}
+	rows, err := q.Query(ctx, latestQuery, idArgs(ids)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	latest := map[string][2]string{}
 	for rows.Next() {
 		var parent, id, name string
 		if err := rows.Scan(&parent, &id, &name); err != nil {
 			return nil, err
 		}
-		latest[parent] = [2]string{id, name}
+		if r := out[parent]; r != nil {
+			r.LatestVersionID, r.LatestVersionName = &id, &name
+		}
 	}
-	return latest, rows.Err()
+	return out, rows.Err()
 }
 
 func (s *Store) Artifact(ctx context.Context, id string, hydrate bool) (client.Artifact, error) {

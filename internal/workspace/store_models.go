@@ -35,23 +35,15 @@ func (s *Store) getModels(ctx context.Context, q sqldb.Querier, ids []string, hy
 	if err != nil || len(ms) == 0 {
 		return ms, err
 	}
-	tags, err := tagsOf(ctx, q, tagModel, ids)
-	if err != nil {
-		return nil, err
-	}
 	// The latest version of each model: the highest number.
-	latest, err := latestVersions(ctx, q, `SELECT v.model_id, v.id, v.name FROM model_versions v
+	res, err := versionedResources(ctx, q, tagModel, `SELECT v.model_id, v.id, v.name FROM model_versions v
 		WHERE v.model_id IN (`+idMarks(ids)+`)
 		AND v.number = (SELECT MAX(w.number) FROM model_versions w WHERE w.model_id = v.model_id)`, ids)
 	if err != nil {
 		return nil, err
 	}
 	for i := range ms {
-		res := &client.ModelResources{Tags: tagRefs(tags, ms[i].ID)}
-		if l, ok := latest[ms[i].ID]; ok {
-			res.LatestVersionID, res.LatestVersionName = &l[0], &l[1]
-		}
-		ms[i].Resources = res
+		ms[i].Resources = res[ms[i].ID]
 	}
 	return ms, nil
 }
