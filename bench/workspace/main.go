@@ -38,6 +38,7 @@ type options struct {
 	serverCPU            string
 	conc, listConc, reqs int
 	limit                time.Duration
+	pool                 string // the store pool the server reported
 }
 
 func main() {
@@ -100,6 +101,7 @@ func run(o options) {
 	srv := startServer(o.enclave, storeURL, work, o.serverCPU, extra...)
 	time.Sleep(2 * time.Second)
 	restStart := rssKiB(srv.pid())
+	o.pool = srv.poolSize()
 	ws := client.NewWorkspace(srv.url(), "", nil)
 	tok, err := ws.LoginAPIKey(ctx, key)
 	check(err)
@@ -212,8 +214,8 @@ func fetch(hc *http.Client, token, url string) []byte {
 }
 
 func report(o options, rows []result, restStart, restEnd, loadPeak int64) {
-	fmt.Printf("\n%s, %d runs (%d with %d steps), server on core %s; GET and step creation %d at once, lists %d at once.\n\n",
-		o.db, o.runs, o.runs/10, o.steps, o.serverCPU, o.conc, o.listConc)
+	fmt.Printf("\n%s, %d runs (%d with %d steps), server on core %s with %s store connections; GET and step creation %d at once, lists %d at once.\n\n",
+		o.db, o.runs, o.runs/10, o.steps, o.serverCPU, o.pool, o.conc, o.listConc)
 	fmt.Println("| scenario | requests | errors | req/s | p50 ms | p99 ms | first time, max ms |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range rows {

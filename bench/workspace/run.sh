@@ -5,7 +5,9 @@
 # (-runs, -n, -t, -c, -list-c, -reuse DIR, -profile DIR). PostgreSQL is
 # started here on its own port in a scratch folder, or in BENCH_PG_DATA to
 # keep what was filled for the next run (with -reuse pointing at a folder of
-# its own), and stopped on exit.
+# its own), and stopped on exit. BENCH_PG_OPTS adds settings to its command
+# line (say, "-c shared_preload_libraries=pg_stat_statements" to see what
+# each statement costs it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${BENCH_PG_PORT:=55491}"
@@ -39,7 +41,7 @@ start_pg() {
 	# with the server.
 	taskset -c "${BENCH_PG_CPUS:-0}" runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
 		-o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -k $pgdata -c shared_buffers=512MB \
-		    -c max_wal_size=4GB -c synchronous_commit=on" start >/dev/null
+		    -c max_wal_size=4GB -c synchronous_commit=on ${BENCH_PG_OPTS:-}" start >/dev/null
 	if [ -n "$fresh" ]; then
 		runuser -u postgres -- psql -q -h "$pgdata" -p "$BENCH_PG_PORT" \
 			-c "CREATE USER enclave" -c "CREATE DATABASE enclave OWNER enclave" \

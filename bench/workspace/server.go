@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,19 @@ func (s *server) stop() {
 		<-done
 	}
 	s.log.Close()
+}
+
+// poolSize is the store pool's size the server logged at start, or "?".
+func (s *server) poolSize() string {
+	b, err := os.ReadFile(s.log.Name())
+	if err != nil {
+		return "?"
+	}
+	m := regexp.MustCompile(`"?max_open"?[=:](\d+)`).FindSubmatch(b)
+	if m == nil {
+		return "?"
+	}
+	return string(m[1])
 }
 
 // pid is the server's own process: taskset execs it, so the pid is the same.

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,26 @@ type Options struct {
 	MaxOpen int // 0: a default that suits the dialect
 }
 
+// DefaultPoolSize is the connections a pool to cfg's database opens at
+// most when not told. SQLite: 8 (readers side by side; one writes at a
+// time). A server elsewhere: 20. A server on this machine shares its cores
+// with this process, and statements beyond what those cores run at once
+// only wait inside the database, where the wait is not first come, first
+// served: with PostgreSQL on the core of a workspace server, twenty
+// connections for four clients made the slowest list in a hundred take 60
+// to 80 ms, two connections 12 to 18 ms, at a higher rate. So there the
+// pool is the usual size for a database's cores: twice the cores this
+// process may use.
+func DefaultPoolSize(cfg Config) int {
+	switch {
+	case cfg.Dialect == SQLite:
+		return 8
+	case cfg.OnThisMachine():
+		return 2 * runtime.GOMAXPROCS(0)
+	}
+	return 20
+}
+
 // Open connects to the database at rawURL and checks that it answers.
 func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	cfg, err := ParseURL(rawURL)
@@ -63,10 +84,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	switch {
 	case cfg.Dialect == SQLite && cfg.Path == "":
 		maxOpen = 1 // every connection to :memory: would be a database of its own
-	case maxOpen == 0 && cfg.Dialect == SQLite:
-		maxOpen = 8
 	case maxOpen == 0:
-		maxOpen = 20
+		maxOpen = DefaultPoolSize(cfg)
 	}
 	sdb.SetMaxOpenConns(maxOpen)
 	sdb.SetMaxIdleConns(maxOpen)

@@ -3,6 +3,7 @@ package sqldb_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,67 @@ func TestParseURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A pool's default size depends on where its database runs: on this
+// machine it shares the process's cores.
+func TestDefaultPoolSize(t *testing.T) {
+	local := 2 * runtime.GOMAXPROCS(0)
+	cases := []struct {
+		url  string
+		here bool
+		want int
+	}{
+		{"sqlite:////abs/path.db", false, 8},
+		{"postgresql://u:p@localhost:5432/db", true, local},
+		{"postgresql://u:p@127.0.0.1:5432/db", true, local},
+		{"postgresql://u:p@[::1]:5432/db", true, local},
+		{"postgresql://u@h/db?host=/var/run/postgresql", true, local},
+		{"postgresql://u:p@db.internal.example:5432/db", false, 20},
+		{"postgresql://u:p@10.0.0.7/db", false, 20},
+		{"mysql://u:p@127.0.0.1:3306/db", true, local},
+		{"mysql://u:p@LocalHost/db", true, local},
+		{"mysql://u:p@mysql.example.com:3306/zenml", false, 20},
+	}
+	for _, c := range cases {
+		cfg, err := sqldb.ParseURL(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.OnThisMachine(); got != c.here {
+			t.Errorf("%s: on this machine = %v, want %v", c.url, got, c.here)
+		}
+		if got := sqldb.DefaultPoolSize(cfg); got != c.want {
+			t.Errorf("%s: default pool = %d, want %d", c.url, got, c.want)
+		}
+	}
+}
+
+// Open sizes the pool by DefaultPoolSize unless told.
+func TestOpenSizesThePool(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		cfg, err := sqldb.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, opts := range []sqldb.Options{{}, {MaxOpen: 3}} {
+			db, err := sqldb.Open(context.Background(), url, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := opts.MaxOpen
+			if want == 0 {
+				want = sqldb.DefaultPoolSize(cfg)
+			}
+			if cfg.Dialect == sqldb.SQLite && cfg.Path == "" {
+				want = 1
+			}
+			if got := db.SQL().Stats().MaxOpenConnections; got != want {
+				t.Errorf("%+v: pool of %d, want %d", opts, got, want)
+			}
+			db.Close()
+		}
+	})
 }
 
 func TestParseURLKeepsPasswordOutOfErrors(t *testing.T) {

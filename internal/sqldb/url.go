@@ -39,6 +39,19 @@ type Config struct {
 	DSN     string // what the driver is opened with
 	Path    string // SQLite: the file ("" for an in-memory database)
 	Name    string // the database name (Postgres, MySQL)
+	Host    string // the database server's host or socket folder (Postgres, MySQL)
+}
+
+// OnThisMachine says whether the database server runs on this machine: its
+// host is a loopback name or address, or a Unix socket. It then competes
+// with this process for the same cores.
+func (c Config) OnThisMachine() bool {
+	h := c.Host
+	if strings.HasPrefix(h, "/") || strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseURL reads a database URL the way SQLAlchemy and the original system do:
@@ -71,7 +84,11 @@ func ParseURL(raw string) (Config, error) {
 		if u.Host == "" || name == "" {
 			return Config{}, fmt.Errorf("postgresql URL %q needs a host and a database name", Redact(raw))
 		}
-		return Config{Dialect: Postgres, Driver: "pgx", DSN: u.String(), Name: name}, nil
+		host := u.Hostname()
+		if h := u.Query().Get("host"); h != "" {
+			host, _, _ = strings.Cut(h, ",") // libpq's host parameter wins over the URL's host
+		}
+		return Config{Dialect: Postgres, Driver: "pgx", DSN: u.String(), Name: name, Host: host}, nil
 	case "mysql", "mariadb":
 		return parseMySQL(raw, rest)
 	}
@@ -137,7 +154,7 @@ func parseMySQL(raw, rest string) (Config, error) {
 	for k := range u.Query() {
 		return Config{}, fmt.Errorf("mysql URL parameter %q is not supported", k)
 	}
-	return Config{Dialect: MySQL, Driver: "mysql", DSN: c.FormatDSN(), Name: name}, nil
+	return Config{Dialect: MySQL, Driver: "mysql", DSN: c.FormatDSN(), Name: name, Host: host}, nil
 }
 
 // Redact hides the password of any URL inside s, for logs and messages.

@@ -119,6 +119,8 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*sqldb.DB, error) 
 	if err != nil {
 		return nil, err
 	}
+	log.Info("store connections", "dialect", db.Dialect().String(), "max_open", db.SQL().Stats().MaxOpenConnections,
+		"database_on_this_machine", db.Config().OnThisMachine())
 	dir := cfg.BackupDir
 	if dir == "" {
 		dir = filepath.Join(cfg.DataDir, "backups")
