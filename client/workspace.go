@@ -159,6 +159,25 @@ func (w *Workspace) CurrentUser(ctx context.Context) (User, error) {
 	return get[User](ctx, w, "/current-user", nil)
 }
 
+// Kinds of token GET /api_token makes.
+const (
+	TokenGeneric  = "generic"  // the caller's rights, for a while
+	TokenWorkload = "workload" // a runner's: one run, until it ends
+)
+
+// APIToken asks for a token of the kind tokenType: generic, for expiresIn
+// seconds (0: the server's default), or workload, for the run runID.
+func (w *Workspace) APIToken(ctx context.Context, tokenType string, expiresIn int, runID string) (string, error) {
+	q := url.Values{"token_type": {tokenType}}
+	if expiresIn != 0 {
+		q.Set("expires_in", strconv.Itoa(expiresIn))
+	}
+	if runID != "" {
+		q.Set("pipeline_run_id", runID)
+	}
+	return get[string](ctx, w, "/api_token", q)
+}
+
 // ---- users, service accounts, API keys
 
 func (w *Workspace) ListUsers(ctx context.Context, o *ListOptions) (Page[User], error) {

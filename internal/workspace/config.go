@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,11 @@ type Config struct {
 	Pro            ProConfig
 	JWTSecretKey   string // ZENML_SERVER_JWT_SECRET_KEY; empty: generated once and kept in the store
 	ThreadPool     int    // ZENML_SERVER_THREAD_POOL_SIZE: requests served at once (0: no limit)
+
+	// GET /api_token's generic tokens: how long one lasts unless asked
+	// otherwise, and at most (ZENML_SERVER_GENERIC_API_TOKEN_LIFETIME and
+	// _MAX_LIFETIME, in seconds; 1 hour and 7 days by default).
+	GenericTokenLifetime, GenericTokenMaxLifetime int
 
 	SecretsStoreType string // ZENML_SECRETS_STORE_TYPE: "sql" or "none"
 	EncryptionKey    string // ZENML_SECRETS_STORE_ENCRYPTION_KEY
@@ -155,6 +161,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	intVar("ZENML_STORE_POOL_SIZE", &c.PoolSize)
 	intVar("ZENML_SERVER_THREAD_POOL_SIZE", &c.ThreadPool)
+	intVar("ZENML_SERVER_GENERIC_API_TOKEN_LIFETIME", &c.GenericTokenLifetime)
+	intVar("ZENML_SERVER_GENERIC_API_TOKEN_MAX_LIFETIME", &c.GenericTokenMaxLifetime)
 	c.RBACCacheTTL = DefaultRBACCacheTTL
 	if s := env["ENCLAVE_RBAC_CACHE_TTL"]; s != "" {
 		d, err := time.ParseDuration(s)
@@ -195,6 +203,12 @@ func (c *Config) applyDefaults() {
 	}
 }
 
+// genericTokenLifetimes are GenericTokenLifetime and GenericTokenMaxLifetime,
+// or their defaults where unset: an hour, and seven days.
+func (c Config) genericTokenLifetimes() (lifetime, max int) {
+	return cmp.Or(c.GenericTokenLifetime, 3600), cmp.Or(c.GenericTokenMaxLifetime, 7*24*3600)
+}
+
 type check struct {
 	bad bool
 	msg string
@@ -205,6 +219,7 @@ type check struct {
 // server adds the checks of ValidateServe.
 func (c Config) Validate() error {
 	_, storeErr := sqldb.ParseURL(c.StoreURL)
+	tokenLife, tokenMax := c.genericTokenLifetimes()
 	checks := []check{
 		{c.StoreURL == "", "ZENML_STORE_URL is required (e.g. sqlite:////data/zenml.db, postgresql://user@host/db, mysql://user@host/db)"},
 		{c.StoreURL != "" && storeErr != nil, fmt.Sprintf("ZENML_STORE_URL: %v", storeErr)},
@@ -219,6 +234,7 @@ func (c Config) Validate() error {
 		{!slices.Contains([]string{BackupDisabled, BackupInMemory, BackupDumpFile, BackupDatabase}, c.BackupStrategy), fmt.Sprintf("ZENML_STORE_BACKUP_STRATEGY %q is not one of disabled, in-memory, dump-file", c.BackupStrategy)},
 		{!validListen(c.Listen), fmt.Sprintf("ENCLAVE_LISTEN %q must be host:port or :port", c.Listen)},
 		{c.RBACCacheTTL < 0 || c.RBACCacheTTL > time.Hour, "ENCLAVE_RBAC_CACHE_TTL must be between 0s and 1h"},
+		{tokenLife > tokenMax, fmt.Sprintf("ZENML_SERVER_GENERIC_API_TOKEN_LIFETIME (%d s) must not exceed ZENML_SERVER_GENERIC_API_TOKEN_MAX_LIFETIME (%d s)", tokenLife, tokenMax)},
 	}
 	return report(checks)
 }

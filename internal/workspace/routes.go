@@ -27,6 +27,7 @@ func (s *Server) routes() http.Handler {
 	open("POST /api/v1/login", s.login)
 	open("POST /api/v1/logout", s.logout)
 	authed("GET /api/v1/current-user", s.currentUser)
+	authed("GET /api/v1/api_token", s.apiToken)
 
 	// Users, service accounts and their API keys
 	authed("GET /api/v1/users", s.listUsers)

@@ -21,6 +21,7 @@ type principal struct {
 	ExternalID     string // the control plane's user id (pro mode)
 	Admin          bool
 	ServiceAccount bool
+	RunScope       string // the run a run-scoped token was made for, else ""
 }
 
 type authedFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
@@ -79,6 +80,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		if err := s.checkRunToken(r, ct.scope); err != nil {
 			return nil, err
 		}
+		p.RunScope = strings.ToLower(ct.scope)
 	}
 	return p, nil
 }
@@ -194,15 +196,20 @@ func keyID(key string) string {
 	return "malformed"
 }
 
-// issue signs a session for u and sets it as a cookie too.
-func (s *Server) issue(w http.ResponseWriter, u client.User, ttl time.Duration) error {
+// sessionToken signs a session of the user userID for ttl.
+func (s *Server) sessionToken(userID string, serviceAccount bool, ttl time.Duration) (string, error) {
 	kind := "user"
-	if u.Body.IsServiceAccount {
+	if serviceAccount {
 		kind = "service_account"
 	}
 	now := time.Now()
-	tok, err := s.signer.Sign(auth.Claims{Issuer: s.serverID, Audience: []string{s.serverID}, Subject: u.ID,
+	return s.signer.Sign(auth.Claims{Issuer: s.serverID, Audience: []string{s.serverID}, Subject: userID,
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), ID: auth.NewID(), Kind: kind})
+}
+
+// issue signs a session for u and sets it as a cookie too.
+func (s *Server) issue(w http.ResponseWriter, u client.User, ttl time.Duration) error {
+	tok, err := s.sessionToken(u.ID, u.Body.IsServiceAccount, ttl)
 	if err != nil {
 		return err
 	}
