@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
 )
 
 // ---- pipelines and snapshots
@@ -54,6 +55,21 @@ func (w *Workspace) UpdateRun(ctx context.Context, id string, u RunUpdate) (Run,
 	return send[Run](ctx, w, http.MethodPut, "/runs/"+id, u)
 }
 func (w *Workspace) DeleteRun(ctx context.Context, id string) error { return del(ctx, w, "/runs/"+id) }
+
+// StopRun stops a run in progress: at once, or, graceful, once its runner
+// has finished the step it is running.
+func (w *Workspace) StopRun(ctx context.Context, id string, graceful bool) error {
+	q := url.Values{}
+	if graceful {
+		q.Set("graceful", "true")
+	}
+	return w.http().Do(ctx, http.MethodPost, api+"/runs/"+id+"/stop", q, nil, nil)
+}
+
+// RefreshRun has the server look at the run's runner Job now.
+func (w *Workspace) RefreshRun(ctx context.Context, id string) error {
+	return w.http().Do(ctx, http.MethodPost, api+"/runs/"+id+"/refresh", nil, nil, nil)
+}
 
 // ListRunSteps lists the steps of one run.
 func (w *Workspace) ListRunSteps(ctx context.Context, runID string, o *ListOptions) (Page[Step], error) {

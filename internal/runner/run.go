@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,7 +71,28 @@ func (r *Runner) Run(ctx context.Context, spec *Spec) (Result, error) {
 		return Result{}, fmt.Errorf("create run: %w", err)
 	}
 	r.printf("run %s (%s)\n", run.Name, run.ID)
-	res := Result{RunID: run.ID, Status: client.StatusCompleted, Steps: map[string]string{}}
+	res, ended, err := r.runSteps(ctx, order, spec, run.ID, proj.ID)
+	if err != nil {
+		r.finish(run.ID, client.StatusFailed)
+		return res, err
+	}
+	if !ended {
+		if err := r.finish(run.ID, res.Status); err != nil {
+			return res, err
+		}
+	}
+	r.printf("run %s %s\n", run.Name, res.Status)
+	return res, nil
+}
+
+// runSteps runs the steps in order into the run runID and says how the run
+// ends. Before each step it reads the run: a run asked to stop gracefully
+// (stopping) starts no further step and ends as stopped; a run the server
+// has stopped already (stopped) has ended, which ended says: it is not
+// ended again. A step that fails does not stop the others, only those
+// downstream of it.
+func (r *Runner) runSteps(ctx context.Context, order []StepSpec, spec *Spec, runID, projectID string) (res Result, ended bool, err error) {
+	res = Result{RunID: runID, Status: client.StatusCompleted, Steps: map[string]string{}}
 	outputs := map[string]string{} // "step.output" → artifact version id
 	stepIDs := map[string]string{}
 	for _, st := range order {
@@ -78,32 +100,30 @@ func (r *Runner) Run(ctx context.Context, spec *Spec) (Result, error) {
 			res.Status = client.StatusStopped
 			break
 		}
-		blocked := false
-		for _, up := range st.Upstream() {
-			if res.Steps[up] != client.StatusCompleted {
-				blocked = true
-			}
+		run, err := r.WS.GetRun(ctx, runID, false)
+		if err != nil {
+			return res, false, fmt.Errorf("read run %s: %w", runID, err)
 		}
-		if blocked {
+		if s := run.Body.Status; s == client.StatusStopping || s == client.StatusStopped {
+			r.printf("  the run was asked to stop: %s and the steps after it are not run\n", st.Name)
+			res.Status = client.StatusStopped
+			return res, s == client.StatusStopped, nil
+		}
+		if slices.ContainsFunc(st.Upstream(), func(up string) bool { return res.Steps[up] != client.StatusCompleted }) {
 			r.printf("  %-20s skipped: an upstream step did not complete\n", st.Name)
 			res.Steps[st.Name] = "skipped"
 			continue
 		}
-		status, err := r.step(ctx, st, spec, run.ID, proj.ID, outputs, stepIDs)
+		status, err := r.step(ctx, st, spec, runID, projectID, outputs, stepIDs)
 		if err != nil {
-			r.finish(run.ID, client.StatusFailed)
-			return res, err
+			return res, false, err
 		}
 		res.Steps[st.Name] = status
 		if status != client.StatusCompleted {
 			res.Status = client.StatusFailed
 		}
 	}
-	if err := r.finish(run.ID, res.Status); err != nil {
-		return res, err
-	}
-	r.printf("run %s %s\n", run.Name, res.Status)
-	return res, nil
+	return res, false, nil
 }
 
 func (r *Runner) finish(runID, status string) error {

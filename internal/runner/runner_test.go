@@ -3,12 +3,14 @@ package runner
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
@@ -188,5 +190,63 @@ func TestMissingOutputFailsTheStep(t *testing.T) {
 	}
 	if res.Steps["a"] != client.StatusFailed {
 		t.Fatalf("a step that wrote no output: %+v", res)
+	}
+}
+
+// A run stopped while a step runs starts no further step. Gracefully, the
+// runner ends it as stopped; at once, the server has ended it already and
+// the runner leaves it so.
+func TestStoppedRunStartsNoFurtherStep(t *testing.T) {
+	for _, graceful := range []bool{true, false} {
+		t.Run(fmt.Sprintf("graceful=%v", graceful), func(t *testing.T) {
+			ws := startWorkspace(t)
+			ctx := context.Background()
+			spec, err := Parse([]byte(`name: stoppable
+steps:
+  - {name: a, command: 'sleep 1'}
+  - {name: b, command: 'echo b ran'}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stopped := make(chan error, 1)
+			go func() {
+				// Stop the run once it exists: its first step is asleep.
+				for range 200 {
+					runs, err := ws.ListRuns(ctx, &client.ListOptions{Filters: map[string]string{"name": "startswith:stoppable-"}})
+					if err != nil {
+						stopped <- err
+						return
+					}
+					if len(runs.Items) == 1 {
+						stopped <- ws.StopRun(ctx, runs.Items[0].ID, graceful)
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				stopped <- fmt.Errorf("the run never showed")
+			}()
+			var out bytes.Buffer
+			res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir(), Out: &out}).Run(ctx, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-stopped; err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != client.StatusStopped || res.Steps["a"] != client.StatusCompleted || res.Steps["b"] != "" {
+				t.Fatalf("result %+v\n%s", res, out.String())
+			}
+			if strings.Contains(out.String(), "b ran") {
+				t.Fatalf("step b ran:\n%s", out.String())
+			}
+			run, err := ws.GetRun(ctx, res.RunID, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Body.Status != client.StatusStopped || run.Body.EndTime == nil {
+				t.Fatalf("recorded run: %+v", run.Body)
+			}
+		})
 	}
 }

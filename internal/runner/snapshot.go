@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 
 	"github.com/enclave-mlops/enclave/client"
@@ -101,28 +100,14 @@ func (r *Runner) RunInto(ctx context.Context, spec *Spec, runID string) (Result,
 		r.finish(runID, client.StatusFailed)
 		return Result{RunID: runID}, fmt.Errorf("record the run's log: %w", err)
 	}
-	res := Result{RunID: runID, Status: client.StatusCompleted, Steps: map[string]string{}}
-	outputs := map[string]string{} // "step.output" → artifact version id
-	stepIDs := map[string]string{}
-	for _, st := range order {
-		if ctx.Err() != nil {
-			res.Status = client.StatusStopped
-			break
-		}
-		if slices.ContainsFunc(st.Upstream(), func(up string) bool { return res.Steps[up] != client.StatusCompleted }) {
-			r.printf("  %-20s skipped: an upstream step did not complete\n", st.Name)
-			res.Steps[st.Name] = "skipped"
-			continue
-		}
-		status, err := r.step(ctx, st, spec, runID, run.Body.ProjectID, outputs, stepIDs)
-		if err != nil {
-			r.finish(runID, client.StatusFailed)
-			return res, err
-		}
-		res.Steps[st.Name] = status
-		if status != client.StatusCompleted {
-			res.Status = client.StatusFailed
-		}
+	res, ended, err := r.runSteps(ctx, order, spec, runID, run.Body.ProjectID)
+	if err != nil {
+		r.finish(runID, client.StatusFailed)
+		return res, err
+	}
+	if ended {
+		r.printf("run %s stopped\n", run.Name)
+		return res, nil
 	}
 	// The run's log is written before its end: the token of a snapshot run
 	// stops working once the run has ended.

@@ -88,6 +88,8 @@ func (s *Server) routes() http.Handler {
 	authed("GET /api/v1/runs/{id}", s.getRun)
 	authed("PUT /api/v1/runs/{id}", s.updateRun)
 	authed("DELETE /api/v1/runs/{id}", s.deleteRun)
+	authed("POST /api/v1/runs/{id}/stop", s.stopRun)
+	authed("POST /api/v1/runs/{id}/refresh", s.refreshRun)
 	authed("GET /api/v1/runs/{id}/steps", s.listRunSteps)
 	authed("GET /api/v1/runs/{id}/logs", s.getRunLogs)
 	authed("POST /api/v1/runs/{id}/logs", s.appendRunLogs)

@@ -3,9 +3,11 @@ package workspace
 import (
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
+	"github.com/enclave-mlops/enclave/internal/httpapi"
 	"github.com/enclave-mlops/enclave/internal/rbac"
 )
 
@@ -113,6 +115,74 @@ func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	s.logs.remove(run.ID)
 	s.forget(r.Context(), rtRun, run.Body.ProjectID, run.ID)
+	return ok(w, nil)
+}
+
+// stopRun is POST /runs/{id}/stop: the caller must be allowed to read and
+// to update the run, and the run must be in progress. With graceful=true the
+// run becomes stopping: its runner starts no further step and ends it as
+// stopped. Otherwise it is stopped at once, with its steps in progress, and
+// its runner Job (if the workload manager started one) is deleted, which
+// frees its slot; the runner's token stops working with the run. The run is marked before the
+// Job goes, so that the Job's end is not taken for a failure.
+func (s *Server) stopRun(w http.ResponseWriter, r *http.Request, p *principal) error {
+	q := r.URL.Query()
+	if err := httpapi.QueryOnly(q, "graceful"); err != nil {
+		return err
+	}
+	graceful := false
+	if v := q.Get("graceful"); v != "" {
+		var err error
+		if graceful, err = strconv.ParseBool(v); err != nil {
+			return errs.E(errs.Invalid, "graceful must be true or false, not %q", v)
+		}
+	}
+	run, err := s.run(r, p, rbac.Read, false)
+	if err != nil {
+		return err
+	}
+	if err := s.authorize(r.Context(), p, rbac.Update, rtRun, run.Body.ProjectID, run.ID, run.Body.UserID); err != nil {
+		return err
+	}
+	if !slices.Contains(inProgress, run.Body.Status) {
+		return errs.E(errs.Forbidden, "run %s has already ended (%s): there is nothing to stop", run.ID, run.Body.Status)
+	}
+	if graceful {
+		if run.Body.Status == client.StatusStopping {
+			return ok(w, nil)
+		}
+		stopping := client.StatusStopping
+		if _, err := s.store.UpdateRun(r.Context(), p.UserID, run.ID, client.RunUpdate{Status: &stopping}); err != nil {
+			return err
+		}
+		return ok(w, nil)
+	}
+	if _, err := s.store.StopRun(r.Context(), run.ID); err != nil {
+		return err
+	}
+	if s.workloads != nil {
+		if err := s.workloads.m.DeleteWorkload(r.Context(), run.ID); err != nil {
+			return errs.Wrap(errs.Unavailable, err, "run %s is stopped, but its runner Job could not be deleted", run.ID)
+		}
+		s.workloads.release(run.ID) // its slot is free once the Job is going
+	}
+	return ok(w, nil)
+}
+
+// refreshRun is POST /runs/{id}/refresh: with the workload manager, the
+// runner Jobs are looked at now rather than at the next poll, so that a
+// Job that died shows in its run's status. A run without a Job is only
+// what its runner reports: there is nothing else to ask.
+func (s *Server) refreshRun(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := httpapi.QueryOnly(r.URL.Query(), "include_steps"); err != nil {
+		return err
+	}
+	if _, err := s.run(r, p, rbac.Read, false); err != nil {
+		return err
+	}
+	if s.workloads != nil {
+		s.checkWorkloads(r.Context())
+	}
 	return ok(w, nil)
 }
 

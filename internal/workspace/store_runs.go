@@ -337,6 +337,31 @@ func (s *Store) UpdateRun(ctx context.Context, userID, id string, u client.RunUp
 	return s.Run(ctx, id, true)
 }
 
+// StopRun ends a run that is in progress as stopped, with the steps of it
+// that are in progress, in one transaction. It reports whether the run was
+// in progress: a run that ended meanwhile keeps how it ended.
+func (s *Store) StopRun(ctx context.Context, id string) (bool, error) {
+	now := s.now()
+	marks := placeholders(len(inProgress))
+	var stopped bool
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		res, err := tx.Exec(ctx, "UPDATE pipeline_runs SET status = ?, end_time = ?, updated = ? WHERE id = ? AND status IN ("+marks+")",
+			append([]any{client.StatusStopped, now, now, id}, strArgs(inProgress)...)...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		stopped = true
+		_, err = tx.Exec(ctx, "UPDATE step_runs SET status = ?, end_time = ?, updated = ? WHERE pipeline_run_id = ? AND status IN ("+marks+")",
+			append([]any{client.StatusStopped, now, now, id}, strArgs(inProgress)...)...)
+		return err
+	})
+	return stopped, err
+}
+
 // DeleteRun removes a run with its steps, their links and metadata.
 func (s *Store) DeleteRun(ctx context.Context, id string) error {
 	defer s.owners.forget(strings.ToLower(id))

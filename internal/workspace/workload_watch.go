@@ -82,7 +82,7 @@ func (s *Server) checkWorkloads(ctx context.Context) {
 }
 
 // jobEnded frees the slot of runID and fails the run if its runner did not
-// end it. It reports whether the Job has been dealt with for good.
+// end it (or stops it, if it was stopping). It reports whether the Job has been dealt with for good.
 func (s *Server) jobEnded(ctx context.Context, j *kubejob.Job, runID string, failed bool, reason string) bool {
 	w := s.workloads
 	w.release(runID)
@@ -104,6 +104,11 @@ func (s *Server) jobEnded(ctx context.Context, j *kubejob.Job, runID string, fai
 	if failed {
 		msg = "the runner Job failed before the run ended: " + reason
 	}
+	st := client.StatusFailed
+	if run.Body.Status == client.StatusStopping {
+		// Asked to stop, gracefully: however the Job ended, the run stops.
+		st, msg = client.StatusStopped, "the runner Job ended while the run was stopping"
+	}
 	w.runLogger(runID, msg)
 	if j != nil {
 		// get_logs: what the runner said before it died, if it started.
@@ -111,7 +116,6 @@ func (s *Server) jobEnded(ctx context.Context, j *kubejob.Job, runID string, fai
 			w.runLogger(runID, "logs of the runner's pods:\n"+logs)
 		}
 	}
-	st := client.StatusFailed
 	if _, err := s.store.UpdateRun(ctx, "", runID, client.RunUpdate{Status: &st}); err != nil {
 		s.log.Warn("workload manager: mark the run of a failed Job", "run", runID, "err", err)
 		return false

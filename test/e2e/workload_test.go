@@ -421,6 +421,41 @@ func workloadConcurrency(t *testing.T, cluster *kubetest.Cluster) {
 	if code := cli.Main([]string{"pipeline", "run-snapshot"}); code == 0 {
 		t.Error("a second runner of the same run succeeded")
 	}
+
+	// Stopping the second run, still pending: it is stopped at once, its Job
+	// is deleted, and its slot is free; the Job's end does not fail it.
+	if err := srv.ws.StopRun(ctx, second.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := srv.ws.GetRun(ctx, second.ID, false); err != nil || r.Body.Status != client.StatusStopped {
+		t.Fatalf("stopped run: %+v %v", r.Body, err)
+	}
+	workloadEventually(t, "the stopped run's Job is gone", func() bool {
+		_, err := cluster.RunKubectl("-n", workloadNamespace, "get", "job", kubejob.JobName(second.ID))
+		return err != nil
+	})
+	fourth, err := workloadRun(srv, srv.ws.Token(), snap)
+	if err != nil {
+		t.Fatalf("a run after stopping one: %v", err)
+	}
+	// Gracefully: the run is stopping until its Job ends, then stopped.
+	if err := srv.ws.StopRun(ctx, fourth.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := srv.ws.GetRun(ctx, fourth.ID, false); r.Body.Status != client.StatusStopping {
+		t.Fatalf("gracefully stopped run is %s", r.Body.Status)
+	}
+	cluster.Kubectl(t, "-n", workloadNamespace, "delete", "job", kubejob.JobName(fourth.ID), "--wait=true")
+	if err := srv.ws.RefreshRun(ctx, fourth.ID); err != nil {
+		t.Fatal(err)
+	}
+	workloadEventually(t, "the stopping run whose Job ended is stopped", func() bool {
+		r, err := srv.ws.GetRun(ctx, fourth.ID, false)
+		return err == nil && r.Body.Status == client.StatusStopped
+	})
+	if r, _ := srv.ws.GetRun(ctx, second.ID, false); r.Body.Status != client.StatusStopped {
+		t.Errorf("the stopped run became %s after its Job went", r.Body.Status)
+	}
 }
 
 // workloadCreationFails points the manager at a namespace that does not
