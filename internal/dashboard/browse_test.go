@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -102,6 +103,61 @@ func TestRunningRunsRefresh(t *testing.T) {
 	wantPage(t, status, body, http.StatusOK, `data-live="3"`, `<span class="status st-run">running</span>`, "refresh</a>")
 	status, body = b.get("/workspaces/" + e.ws.ID + "/runs/" + live.ID)
 	wantPage(t, status, body, http.StatusOK, `data-live="3"`, "This run has no steps yet.")
+}
+
+// A run in progress can be stopped from its page, by those the workspace
+// lets update it: gracefully, then at once.
+func TestStopARunFromItsPage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.user(t, "val", "Viewer")
+	rec, _ := e.admin.GetWorkspace(ctx, e.ws.ID)
+	wc := client.NewWorkspace(rec.Status.URL, "", nil)
+	if _, err := wc.LoginExternal(ctx, e.admin.Token); err != nil {
+		t.Fatal(err)
+	}
+	done, err := wc.GetRun(ctx, e.runPipeline(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := wc.CreateRun(ctx, client.RunRequest{Name: "long-one", Snapshot: done.Body.SnapshotID, Project: done.Body.ProjectID,
+		Status: client.StatusRunning, StartTime: client.TimeOf(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "/workspaces/" + e.ws.ID + "/runs/" + run.ID
+	form := `action="` + page + `/stop"`
+
+	viewer := e.browser(t)
+	viewer.login("val", "val-password")
+	status, body := viewer.post(page+"/stop", url.Values{"how": {"now"}})
+	wantPage(t, status, body, http.StatusForbidden, "Your role does not allow this")
+	if r, _ := wc.GetRun(ctx, run.ID, false); r.Body.Status != client.StatusRunning {
+		t.Fatalf("a viewer's stop changed the run to %s", r.Body.Status)
+	}
+
+	admin := e.browser(t)
+	admin.login("admin", uptest.AdminPassword)
+	status, body = admin.get("/workspaces/" + e.ws.ID + "/runs/" + done.ID)
+	wantPage(t, status, body, http.StatusOK, ">completed</span>")
+	if strings.Contains(body, "Stop now") {
+		t.Fatalf("an ended run offers to stop:\n%s", body)
+	}
+	status, body = admin.get(page)
+	wantPage(t, status, body, http.StatusOK, form, "Stop now", "Stop after the current step")
+	status, body = admin.post(page+"/stop", url.Values{"how": {"graceful"}})
+	wantPage(t, status, body, http.StatusOK, "The run will stop once its current step has finished.", ">stopping</span>", "Stop now")
+	if strings.Contains(body, "Stop after the current step") {
+		t.Fatalf("a stopping run offers to stop gracefully again:\n%s", body)
+	}
+	status, body = admin.post(page+"/stop", url.Values{"how": {"now"}})
+	wantPage(t, status, body, http.StatusOK, "Run stopped.", ">stopped</span>")
+	if strings.Contains(body, form) {
+		t.Fatalf("a stopped run offers to stop:\n%s", body)
+	}
+	if r, _ := wc.GetRun(ctx, run.ID, false); r.Body.Status != client.StatusStopped || r.Body.EndTime == nil {
+		t.Fatalf("run after the stop: %+v", r.Body)
+	}
 }
 
 func TestSecretValuesOnlyWhenAllowed(t *testing.T) {

@@ -196,6 +196,8 @@ var notices = map[string]string{
 	"sa-deleted":     "Service account deleted.",
 	"key-deleted":    "API key deleted.",
 	"ws-deleted":     "Workspace deleted.",
+	"run-stopped":    "Run stopped.",
+	"run-stopping":   "The run will stop once its current step has finished.",
 }
 
 // fail shows err on a page of its own: a clear message for the API's refusals

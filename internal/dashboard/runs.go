@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -132,8 +133,27 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	wp.v.Title = "Run " + run.Name + " · " + wp.v.WS.Name
 	wp.v.Data = map[string]any{"Run": run, "Pipeline": pipeline, "Steps": steps.Items, "Logs": logs,
-		"DAG": layoutDAG(wp.v.WS.ID, steps.Items), "Live": anyLive}
+		"DAG": layoutDAG(wp.v.WS.ID, steps.Items), "Live": anyLive, "Stoppable": live(run.Body.Status)}
 	u.render(w, r, http.StatusOK, "run", wp.v)
+}
+
+// runStopPost stops a run: at once, or (how=graceful) once its current
+// step has finished. The workspace decides whether the user may.
+func (u *UI) runStopPost(w http.ResponseWriter, r *http.Request, s *session) {
+	wp, ok := u.openWS(w, r, s, "runs", "Run")
+	if !ok {
+		return
+	}
+	graceful := r.PostFormValue("how") == "graceful"
+	if err := wp.c.StopRun(r.Context(), r.PathValue("run"), graceful); err != nil {
+		u.wsFail(w, r, s, *wp.v.WS, err)
+		return
+	}
+	done := "run-stopped"
+	if graceful {
+		done = "run-stopping"
+	}
+	http.Redirect(w, r, "/workspaces/"+url.PathEscape(wp.v.WS.ID)+"/runs/"+url.PathEscape(r.PathValue("run"))+"?done="+done, http.StatusSeeOther)
 }
 
 // artifactRef is an input or output of a step.
