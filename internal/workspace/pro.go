@@ -142,10 +142,11 @@ func (p *proClient) loop(ctx context.Context, status func() workspaceStatus) {
 
 // cpUser is a control-plane user as authorize_server tells it.
 type cpUser struct {
-	ID      string `json:"id"`
-	Email   string `json:"email"`
-	Name    string `json:"name"`
-	IsAdmin bool   `json:"is_admin"`
+	ID               string `json:"id"`
+	Email            string `json:"email"`
+	Name             string `json:"name"`
+	IsAdmin          bool   `json:"is_admin"`
+	IsServiceAccount bool   `json:"is_service_account"`
 }
 
 // authorizeServer asks the control plane, with the user's own token, whether

@@ -158,7 +158,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if u, err = s.store.UpsertExternalUser(ctx, cu.ID, cu.Name, cu.Email, cu.IsAdmin); err != nil {
+		if u, err = s.store.UpsertExternalUser(ctx, cu); err != nil {
 			return err
 		}
 	default:

@@ -163,35 +163,40 @@ func (s *Store) CheckPassword(ctx context.Context, name, password string) (clien
 }
 
 // UpsertExternalUser creates or refreshes the local user that stands for a
-// control-plane user.
-func (s *Store) UpsertExternalUser(ctx context.Context, externalID, name, email string, isAdmin bool) (client.User, error) {
+// control-plane user or service account. A person's local name is their
+// e-mail, a service account's its name; either is the control plane's id
+// when the name is taken.
+func (s *Store) UpsertExternalUser(ctx context.Context, cu cpUser) (client.User, error) {
 	defer s.users.invalidate()
 	var id string
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		err := tx.QueryRow(ctx, "SELECT id FROM users WHERE external_user_id = ?", externalID).Scan(&id)
+		err := tx.QueryRow(ctx, "SELECT id FROM users WHERE external_user_id = ?", cu.ID).Scan(&id)
 		now := s.now()
 		switch {
 		case err == nil:
-			_, err = tx.Exec(ctx, "UPDATE users SET full_name = ?, email = ?, is_admin = ?, updated = ? WHERE id = ?", name, email, isAdmin, now, id)
+			_, err = tx.Exec(ctx, "UPDATE users SET full_name = ?, email = ?, is_admin = ?, is_service_account = ?, updated = ? WHERE id = ?",
+				cu.Name, cu.Email, cu.IsAdmin, cu.IsServiceAccount, now, id)
 			return err
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		id = s.idFunc()
-		// The local name is the e-mail, or the id when the name is taken.
-		local := email
+		local := cu.Email
+		if cu.IsServiceAccount {
+			local = cu.Name
+		}
 		if local == "" {
-			local = externalID
+			local = cu.ID
 		}
 		var n int
 		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE name = ?", local).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
-			local = externalID
+			local = cu.ID
 		}
 		_, err = tx.Exec(ctx, "INSERT INTO users ("+userCols+", password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, '')",
-			id, local, name, email, isAdmin, true, false, externalID, now, now)
+			id, local, cu.Name, cu.Email, cu.IsAdmin, true, cu.IsServiceAccount, cu.ID, now, now)
 		return err
 	})
 	if err != nil {
