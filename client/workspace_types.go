@@ -26,6 +26,19 @@ func NewTime(t time.Time) Time { return Time{t.UTC()} }
 // TimeOf returns a pointer to NewTime(t), for optional fields.
 func TimeOf(t time.Time) *Time { v := NewTime(t); return &v }
 
+// Ran is how long something that started at start ran, to the second:
+// until end, or until now while it runs; ok is false before it starts.
+func Ran(start, end *Time) (d time.Duration, ok bool) {
+	if start == nil {
+		return 0, false
+	}
+	until := time.Now()
+	if end != nil {
+		until = end.Time
+	}
+	return max(until.Sub(start.Time).Round(time.Second), 0), true
+}
+
 // MarshalJSON writes t in TimeLayout, in UTC. A list of runs holds hundreds
 // of times: they are written digit by digit rather than through the layout.
 func (t Time) MarshalJSON() ([]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -85,7 +86,7 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 
 	// A pipeline run from the data folder, as the README shows.
 	pipeline := filepath.Join(t.TempDir(), "p.yaml")
-	os.WriteFile(pipeline, []byte("name: hello\nsteps:\n  - {name: say, command: 'echo hello > \"$ENCLAVE_OUTPUT_GREETING\"', outputs: [greeting]}\n"), 0o600)
+	os.WriteFile(pipeline, []byte("name: hello\nsteps:\n  - {name: say, command: 'echo saying hello; echo hello > \"$ENCLAVE_OUTPUT_GREETING\"', outputs: [greeting]}\n"), 0o600)
 	pout := &lockedBuffer{}
 	root := newRootCmd(strings.NewReader(""), pout, pout)
 	root.SetArgs([]string{"pipeline", "run", pipeline, "--data-dir", dir})
@@ -94,6 +95,52 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 	}
 	if !strings.Contains(pout.String(), "completed") {
 		t.Fatalf("pipeline output:\n%s", pout.String())
+	}
+	runID := regexp.MustCompile(`run hello-\S+ \(([0-9a-f-]{36})\)`).FindStringSubmatch(pout.String())
+	if runID == nil {
+		t.Fatalf("no run id in:\n%s", pout.String())
+	}
+
+	// The runs, from the same data folder.
+	cli := func(args ...string) (string, error) {
+		out := &lockedBuffer{}
+		root := newRootCmd(strings.NewReader(""), out, out)
+		root.SetArgs(append(args, "--data-dir", dir))
+		err := root.ExecuteContext(context.Background())
+		return out.String(), err
+	}
+	for _, c := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"pipeline", "runs", "list"}, []string{"NAME", "hello-", "completed", runID[1], "1 runs"}},
+		{[]string{"pipeline", "runs", "list", "--status", "failed"}, []string{"0 runs"}},
+		{[]string{"pipeline", "runs", "list", "--pipeline", "hello"}, []string{runID[1], "1 runs"}},
+		{[]string{"pipeline", "runs", "get", runID[1]}, []string{"Status:", "completed", "STEP", "say"}},
+		{[]string{"pipeline", "runs", "logs", runID[1], "--step", "say"}, []string{"saying hello"}},
+	} {
+		out, err := cli(c.args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", c.args, err, out)
+		}
+		for _, w := range c.wants {
+			if !strings.Contains(out, w) {
+				t.Fatalf("%v: no %q in\n%s", c.args, w, out)
+			}
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pipeline", "runs", "stop", runID[1]}, "already ended"},
+		{[]string{"pipeline", "runs", "get", "00000000-0000-4000-8000-000000000000"}, "not found"},
+		{[]string{"pipeline", "runs", "logs", runID[1], "--step", "nope"}, "has no step nope"},
+		{[]string{"pipeline", "runs", "list", "--pipeline", "nope"}, "pipeline nope"},
+	} {
+		if out, err := cli(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%v: %v, want an error with %q\n%s", c.args, err, c.want, out)
+		}
 	}
 	stop()
 
@@ -118,5 +165,18 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 	runs, err := ws.ListRuns(ctx, &client.ListOptions{})
 	if err != nil || runs.Total != 1 || runs.Items[0].Body.Status != client.StatusCompleted {
 		t.Fatalf("runs after restart: %+v, %v", runs, err)
+	}
+
+	// A run in progress stops from the terminal.
+	going, err := ws.CreateRun(ctx, client.RunRequest{Name: "going", Snapshot: runs.Items[0].Body.SnapshotID,
+		Project: runs.Items[0].Body.ProjectID, Status: client.StatusRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli("pipeline", "runs", "stop", going.ID); err != nil || !strings.Contains(out, "stopped") {
+		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	if r, err := ws.GetRun(ctx, going.ID, false); err != nil || r.Body.Status != client.StatusStopped {
+		t.Fatalf("run after stop: %+v %v", r.Body, err)
 	}
 }

@@ -107,18 +107,10 @@ func when(v any) string {
 
 // duration is how long something ran, or "—" when it has not started.
 func duration(start, end *client.Time) string {
-	if start == nil {
-		return "—"
+	if d, ok := client.Ran(start, end); ok {
+		return d.String()
 	}
-	stop := time.Now()
-	if end != nil {
-		stop = end.Time
-	}
-	d := stop.Sub(start.Time).Round(time.Second)
-	if d < 0 {
-		d = 0
-	}
-	return d.String()
+	return "—"
 }
 
 // statusClass is the CSS class of a run or step status; the status word is
