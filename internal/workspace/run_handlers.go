@@ -123,8 +123,9 @@ func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request, p *principal)
 // run becomes stopping: its runner starts no further step and ends it as
 // stopped. Otherwise it is stopped at once, with its steps in progress, and
 // its runner Job (if the workload manager started one) is deleted, which
-// frees its slot; the runner's token stops working with the run. The run is marked before the
-// Job goes, so that the Job's end is not taken for a failure.
+// frees its slot; the runner's token stops working with the run. The run
+// is marked before the Job goes, so that the Job's end is not taken for a
+// failure.
 func (s *Server) stopRun(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := r.URL.Query()
 	if err := httpapi.QueryOnly(q, "graceful"); err != nil {
@@ -157,8 +158,12 @@ func (s *Server) stopRun(w http.ResponseWriter, r *http.Request, p *principal) e
 		}
 		return ok(w, nil)
 	}
-	if _, err := s.store.StopRun(r.Context(), run.ID); err != nil {
+	stopped, err := s.store.StopRun(r.Context(), run.ID)
+	if err != nil {
 		return err
+	}
+	if !stopped {
+		return errs.E(errs.Forbidden, "run %s ended while it was being stopped: there is nothing to stop", run.ID)
 	}
 	if s.workloads != nil {
 		if err := s.workloads.m.DeleteWorkload(r.Context(), run.ID); err != nil {
