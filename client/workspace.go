@@ -159,6 +159,16 @@ func (w *Workspace) CurrentUser(ctx context.Context) (User, error) {
 	return get[User](ctx, w, "/current-user", nil)
 }
 
+// Settings returns the server's settings.
+func (w *Workspace) Settings(ctx context.Context) (ServerSettings, error) {
+	return get[ServerSettings](ctx, w, "/settings", nil)
+}
+
+// UpdateSettings changes the server's settings (administrators only).
+func (w *Workspace) UpdateSettings(ctx context.Context, u ServerSettingsUpdate) (ServerSettings, error) {
+	return send[ServerSettings](ctx, w, http.MethodPut, "/settings", u)
+}
+
 // Kinds of token GET /api_token makes.
 const (
 	TokenGeneric  = "generic"  // the caller's rights, for a while

@@ -168,6 +168,39 @@ type ServerInfo struct {
 	ProWorkspaceName    string         `json:"pro_workspace_name,omitempty"`
 }
 
+// ServerSettings is the answer of GET /api/v1/settings: what an
+// administrator may change about the server.
+type ServerSettings struct {
+	ID               string             `json:"id"`
+	Body             ServerSettingsBody `json:"body"`
+	Metadata         *NoResources       `json:"metadata"`
+	Resources        *NoResources       `json:"resources"`
+	PermissionDenied bool               `json:"permission_denied"`
+}
+
+type ServerSettingsBody struct {
+	ServerID             string  `json:"server_id"`
+	ServerName           string  `json:"server_name"`
+	LogoURL              *string `json:"logo_url"`
+	Active               bool    `json:"active"`
+	EnableAnalytics      bool    `json:"enable_analytics"`
+	DisplayAnnouncements *bool   `json:"display_announcements"`
+	DisplayUpdates       *bool   `json:"display_updates"`
+	LastUserActivity     Time    `json:"last_user_activity"`
+	Updated              Time    `json:"updated"`
+}
+
+// ServerSettingsUpdate is the body of PUT /api/v1/settings; absent fields
+// are left as they are.
+type ServerSettingsUpdate struct {
+	ServerName           *string `json:"server_name,omitempty"`
+	LogoURL              *string `json:"logo_url,omitempty"`
+	EnableAnalytics      *bool   `json:"enable_analytics,omitempty"`
+	DisplayAnnouncements *bool   `json:"display_announcements,omitempty"`
+	DisplayUpdates       *bool   `json:"display_updates,omitempty"`
+	LastUserActivity     *Time   `json:"last_user_activity,omitempty"`
+}
+
 // ---- users, service accounts, API keys
 
 type UserBody struct {

@@ -28,6 +28,8 @@ func (s *Server) routes() http.Handler {
 	open("POST /api/v1/logout", s.logout)
 	authed("GET /api/v1/current-user", s.currentUser)
 	authed("GET /api/v1/api_token", s.apiToken)
+	authed("GET /api/v1/settings", s.getSettings)
+	authed("PUT /api/v1/settings", s.updateSettings)
 
 	// Users, service accounts and their API keys
 	authed("GET /api/v1/users", s.listUsers)

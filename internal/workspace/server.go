@@ -39,6 +39,7 @@ type Server struct {
 	idle     *httpapi.IdleRelease
 
 	workloads *workloads // nil unless a workload manager is configured
+	started   int64      // when New ran, in microseconds
 }
 
 // New opens the store, migrates it (backing it up first), and readies the
@@ -71,7 +72,7 @@ func newServer(ctx context.Context, cfg Config, db *sqldb.DB, log *slog.Logger) 
 		}
 	}
 	s := &Server{cfg: cfg, log: log, db: db, store: NewStore(db, box), throttle: auth.NewThrottle(), tokens: newTokenCache(sessionUserTTL),
-		logs: &logFiles{dir: filepath.Join(cfg.DataDir, "logs")}}
+		logs: &logFiles{dir: filepath.Join(cfg.DataDir, "logs")}, started: sqldb.Now()}
 	if err := s.store.EnsureDefaults(ctx, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("create defaults: %w", err)
 	}

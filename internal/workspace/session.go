@@ -164,7 +164,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errs.E(errs.Invalid, "grant_type %q is not supported (password, zenml-api-key or zenml-external)", grant)
 	}
-	return s.issue(w, u, ttl)
+	return s.issue(ctx, w, u, ttl)
 }
 
 // throttled runs a credential check under the login throttle for key.
@@ -207,11 +207,15 @@ func (s *Server) sessionToken(userID string, serviceAccount bool, ttl time.Durat
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), ID: auth.NewID(), Kind: kind})
 }
 
-// issue signs a session for u and sets it as a cookie too.
-func (s *Server) issue(w http.ResponseWriter, u client.User, ttl time.Duration) error {
+// issue signs a session for u and sets it as a cookie too, and records the
+// login as the server's last user activity (GET /settings).
+func (s *Server) issue(ctx context.Context, w http.ResponseWriter, u client.User, ttl time.Duration) error {
 	tok, err := s.sessionToken(u.ID, u.Body.IsServiceAccount, ttl)
 	if err != nil {
 		return err
+	}
+	if err := s.store.noteLogin(ctx); err != nil {
+		s.log.Warn("record the last user activity", "err", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: tok, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.cfg.ServerURL, "https://"), MaxAge: int(ttl.Seconds())})
@@ -244,7 +248,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	if dt == "" {
 		dt = "other"
 	}
-	in := client.ServerInfo{ID: s.serverID, Name: "enclave", Version: version.Version, Active: true,
+	in := client.ServerInfo{ID: s.serverID, Name: s.serverName(r.Context()), Version: version.Version, Active: true,
 		DeploymentType: dt, DatabaseType: s.db.Dialect().String(), SecretsStoreType: s.cfg.SecretsStoreType,
 		AuthScheme: "OAUTH2_PASSWORD_BEARER", ServerURL: s.cfg.ServerURL, DashboardURL: s.cfg.ServerURL, Metadata: map[string]any{}}
 	if s.cfg.ProMode() {
@@ -254,7 +258,6 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 		in.ProAPIURL, in.ProDashboardURL = p.APIURL, p.DashboardURL
 		in.ProOrganizationID, in.ProOrganizationName = p.OrganizationID, p.OrganizationName
 		in.ProWorkspaceID, in.ProWorkspaceName = p.WorkspaceID, p.WorkspaceName
-		in.Name = p.WorkspaceName
 	}
 	httpapi.WriteJSON(w, http.StatusOK, in)
 	return nil
