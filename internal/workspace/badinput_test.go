@@ -52,7 +52,7 @@ func TestBadInput(t *testing.T) {
 	puts := []string{"/users/" + me.ID, "/service_accounts/" + sa.ID, "/projects/" + f.project.ID, "/stacks/" + f.stack.ID,
 		"/components/" + comps.Items[0].ID, "/pipelines/" + f.pipeline.ID, "/pipeline_snapshots/" + f.snapshot.ID,
 		"/runs/" + run.ID, "/steps/" + step.ID, "/artifacts/" + art.ID, "/artifact_versions/" + av.ID,
-		"/models/" + model.ID, "/model_versions/" + mv.ID, "/secrets/" + sec.ID, "/tags/" + tag.ID}
+		"/models/" + model.ID, "/model_versions/" + mv.ID, "/secrets/" + sec.ID, "/tags/" + tag.ID, "/settings"}
 	malformed := []struct {
 		name, ct, body string
 		want           int
