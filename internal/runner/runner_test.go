@@ -203,7 +203,7 @@ func TestStoppedRunStartsNoFurtherStep(t *testing.T) {
 			ctx := context.Background()
 			spec, err := Parse([]byte(`name: stoppable
 steps:
-  - {name: a, command: 'sleep 1'}
+  - {name: a, command: 'sleep 2'}
   - {name: b, command: 'echo b ran'}
 `))
 			if err != nil {
@@ -211,20 +211,27 @@ steps:
 			}
 			stopped := make(chan error, 1)
 			go func() {
-				// Stop the run once it exists: its first step is asleep.
-				for range 200 {
+				// Stop the run once its first step runs (and sleeps).
+				for range 1000 {
 					runs, err := ws.ListRuns(ctx, &client.ListOptions{Filters: map[string]string{"name": "startswith:stoppable-"}})
 					if err != nil {
 						stopped <- err
 						return
 					}
 					if len(runs.Items) == 1 {
-						stopped <- ws.StopRun(ctx, runs.Items[0].ID, graceful)
-						return
+						steps, err := ws.ListRunSteps(ctx, runs.Items[0].ID, nil)
+						if err != nil {
+							stopped <- err
+							return
+						}
+						if len(steps.Items) == 1 {
+							stopped <- ws.StopRun(ctx, runs.Items[0].ID, graceful)
+							return
+						}
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
-				stopped <- fmt.Errorf("the run never showed")
+				stopped <- fmt.Errorf("the first step never started")
 			}()
 			var out bytes.Buffer
 			res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir(), Out: &out}).Run(ctx, spec)
