@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,6 +42,7 @@ func wsCommand(use, short, long string, nargs int, do func(cmd *cobra.Command, w
 func newRunsListCmd() *cobra.Command {
 	var status, pipeline string
 	var page, size int
+	var asJSON bool
 	cmd := wsCommand("list", "List runs, newest first",
 		"List the runs of a workspace, newest first, optionally of one status or pipeline.", 0,
 		func(cmd *cobra.Command, ws *client.Workspace, _ []string) error {
@@ -60,6 +62,9 @@ func newRunsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), runs)
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSTATUS\tCREATED\tDURATION\tID")
 			for _, r := range runs.Items {
@@ -76,11 +81,13 @@ func newRunsListCmd() *cobra.Command {
 	f.StringVar(&pipeline, "pipeline", "", "only runs of this pipeline (name or id)")
 	f.IntVar(&page, "page", 1, "page, from 1")
 	f.IntVar(&size, "size", 20, "runs per page")
+	f.BoolVar(&asJSON, "json", false, "print the page as the API answers it, in JSON")
 	return cmd
 }
 
 func newRunsGetCmd() *cobra.Command {
-	return wsCommand("get RUN_ID", "Show a run and its steps", "Show a run and its steps.", 1,
+	var asJSON bool
+	cmd := wsCommand("get RUN_ID", "Show a run and its steps", "Show a run and its steps.", 1,
 		func(cmd *cobra.Command, ws *client.Workspace, args []string) error {
 			ctx := cmd.Context()
 			run, err := ws.GetRun(ctx, args[0], true)
@@ -92,6 +99,9 @@ func newRunsGetCmd() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(out, map[string]any{"run": run, "steps": steps.Items})
+			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "Run:\t%s\nID:\t%s\nStatus:\t%s\nCreated:\t%s\nDuration:\t%s\n",
 				run.Name, run.ID, run.Body.Status, run.Body.Created.Format(time.DateTime), took(run.Body.StartTime, run.Body.EndTime))
@@ -110,6 +120,15 @@ func newRunsGetCmd() *cobra.Command {
 			}
 			return tw.Flush()
 		})
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"run": …, "steps": […]} as the API answers them, in JSON`)
+	return cmd
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(v)
 }
 
 func newRunsLogsCmd() *cobra.Command {

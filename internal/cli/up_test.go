@@ -117,6 +117,8 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 		{[]string{"pipeline", "runs", "list", "--status", "failed"}, []string{"0 runs"}},
 		{[]string{"pipeline", "runs", "list", "--pipeline", "hello"}, []string{runID[1], "1 runs"}},
 		{[]string{"pipeline", "runs", "get", runID[1]}, []string{"Status:", "completed", "STEP", "say"}},
+		{[]string{"pipeline", "runs", "list", "--json"}, []string{`"total": 1`, `"id": "` + runID[1] + `"`}},
+		{[]string{"pipeline", "runs", "get", runID[1], "--json"}, []string{`"run": {`, `"steps": [`, `"name": "say"`}},
 		{[]string{"pipeline", "runs", "logs", runID[1], "--step", "say"}, []string{"saying hello"}},
 	} {
 		out, err := cli(c.args...)
