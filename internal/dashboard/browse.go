@@ -101,8 +101,8 @@ func (u *UI) artifactsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	u.render(w, r, http.StatusOK, "artifacts", wp.v)
 }
 
-// artifactVersionPage shows a version with its lineage: the run and step that
-// produced it, and the steps of that run that read it.
+// artifactVersionPage shows a version with its lineage: the run and step
+// that produced it, and the steps that read it, in any run.
 func (u *UI) artifactVersionPage(w http.ResponseWriter, r *http.Request, s *session) {
 	wp, ok := u.openWS(w, r, s, "artifacts", "Artifact")
 	if !ok {
@@ -115,36 +115,58 @@ func (u *UI) artifactVersionPage(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	var producer *client.Step
-	var consumers []client.Step
-	if av.Body.ProducerPipelineRunID != nil {
-		steps, err := wp.c.ListRunSteps(ctx, *av.Body.ProducerPipelineRunID, &client.ListOptions{Size: 1000})
-		if err != nil && client.StatusOf(err) != http.StatusForbidden {
+	if av.Metadata != nil && av.Metadata.ProducerStepRunID != nil {
+		if st, err := wp.c.GetStep(ctx, *av.Metadata.ProducerStepRunID, false); err == nil {
+			producer = &st
+		} else if client.StatusOf(err) != http.StatusForbidden && client.StatusOf(err) != http.StatusNotFound {
 			u.wsFail(w, r, s, *wp.v.WS, err)
 			return
 		}
-		for i, st := range steps.Items {
-			if outputsHold(st.Body.Outputs, av.ID) {
-				producer = &steps.Items[i]
-			}
-			if outputsHold(st.Body.Inputs, av.ID) {
-				consumers = append(consumers, st)
-			}
-		}
+	}
+	readers, err := wp.c.ListSteps(ctx, &client.ListOptions{Size: maxReaders, SortBy: "asc:created", Hydrate: true,
+		Filters: map[string]string{"consumes_artifact_version_id": av.ID}})
+	if err != nil && client.StatusOf(err) != http.StatusForbidden {
+		u.wsFail(w, r, s, *wp.v.WS, err)
+		return
 	}
 	wp.v.Title = "Artifact " + av.Name + " · " + wp.v.WS.Name
-	wp.v.Data = map[string]any{"Version": av, "Producer": producer, "Consumers": consumers}
+	wp.v.Data = map[string]any{"Version": av, "Producer": producer, "Consumers": u.readerRows(ctx, wp.c, av, readers.Items),
+		"MoreReaders": readers.Total > int64(len(readers.Items))}
 	u.render(w, r, http.StatusOK, "artifact", wp.v)
 }
 
-func outputsHold(m map[string][]string, id string) bool {
-	for _, ids := range m {
-		for _, x := range ids {
-			if x == id {
-				return true
+// maxReaders bounds the readers an artifact version's page lists.
+const maxReaders = 50
+
+// readerRow is a step that read an artifact version, with its run when
+// that is not the run that produced the version.
+type readerRow struct {
+	ID, Name       string
+	RunID, RunName string // empty for the producing run
+}
+
+// readerRows names the runs of the readers from other runs, one read per
+// run (a run the user may not read keeps its id).
+func (u *UI) readerRows(ctx context.Context, c *client.Workspace, av client.ArtifactVersion, steps []client.Step) []readerRow {
+	names := map[string]string{}
+	rows := make([]readerRow, 0, len(steps))
+	for _, st := range steps {
+		row := readerRow{ID: st.ID, Name: st.Name}
+		if st.Metadata != nil && (av.Body.ProducerPipelineRunID == nil || st.Metadata.PipelineRunID != *av.Body.ProducerPipelineRunID) {
+			row.RunID = st.Metadata.PipelineRunID
+			name, ok := names[row.RunID]
+			if !ok {
+				name = truncate(row.RunID, 8)
+				if run, err := c.GetRun(ctx, row.RunID, false); err == nil {
+					name = run.Name
+				}
+				names[row.RunID] = name
 			}
+			row.RunName = name
 		}
+		rows = append(rows, row)
 	}
-	return false
+	return rows
 }
 
 // ---- models

@@ -74,9 +74,35 @@ func TestWorkspacePagesShowARun(t *testing.T) {
 	}
 	status, body = b.get(av[1])
 	wantPage(t, status, body, http.StatusOK, "produced by step", ">load</a>", ">train</a>", ">evaluate</a>")
+	if strings.Contains(body, " of run ") {
+		t.Fatalf("readers of the producing run are named with a run:\n%s", body)
+	}
 
 	status, body = b.get(ws + "/pipelines")
 	wantPage(t, status, body, http.StatusOK, "training", `<span class="status st-ok">completed</span>`)
+
+	// A step of a later run reads it too: its run is named.
+	ctx := context.Background()
+	rec, _ := e.admin.GetWorkspace(ctx, e.ws.ID)
+	wc := client.NewWorkspace(rec.Status.URL, "", nil)
+	if _, err := wc.LoginExternal(ctx, e.admin.Token); err != nil {
+		t.Fatal(err)
+	}
+	first, err := wc.GetRun(ctx, runID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := wc.CreateRun(ctx, client.RunRequest{Name: "reuse-data", Snapshot: first.Body.SnapshotID, Project: first.Body.ProjectID, Status: client.StatusRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	avID := av[1][strings.LastIndex(av[1], "/")+1:]
+	if _, err := wc.CreateStep(ctx, client.StepRequest{Name: "audit", PipelineRunID: later.ID, Status: client.StatusCompleted,
+		Inputs: map[string][]string{"data": {avID}}}); err != nil {
+		t.Fatal(err)
+	}
+	status, body = b.get(av[1])
+	wantPage(t, status, body, http.StatusOK, ">train</a>", ">audit</a> of run <a href=\""+ws+"/runs/"+later.ID+"\">reuse-data</a>")
 }
 
 func TestRunningRunsRefresh(t *testing.T) {

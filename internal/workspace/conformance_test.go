@@ -85,6 +85,25 @@ func conformLineage(t *testing.T, c *client.Workspace) {
 	if l := must[string](t)(c.StepLogs(ctx, load.ID)); l != "loading\ndone\n" {
 		t.Fatalf("step logs: %q", l)
 	}
+	// Forward across runs: a step of another run reads the same version.
+	later := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "run-2", Snapshot: f.snapshot.ID, Project: "lineage", Status: "running"}))
+	eval := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "evaluate", PipelineRunID: later.ID, Status: "completed",
+		Inputs: map[string][]string{"data": {data.ID}}}))
+	readers := func() []string {
+		page := must[client.Page[client.Step]](t)(c.ListSteps(ctx, &client.ListOptions{SortBy: "asc:created",
+			Filters: map[string]string{"consumes_artifact_version_id": data.ID}}))
+		var ids []string
+		for _, st := range page.Items {
+			ids = append(ids, st.ID)
+		}
+		return ids
+	}
+	if got := readers(); !slices.Equal(got, []string{train.ID, eval.ID}) {
+		t.Fatalf("readers of %s: %v, want train and evaluate", data.ID, got)
+	}
+	if none := must[client.Page[client.Step]](t)(c.ListSteps(ctx, filters("consumes_artifact_version_id", newID()))); none.Total != 0 {
+		t.Fatalf("readers of nothing: %+v", none.Items)
+	}
 	// Deleting the run takes its steps and frees the artifacts' producer.
 	must[any](t)(nil, c.DeleteRun(ctx, run.ID))
 	_, err := c.GetStep(ctx, load.ID, false)
@@ -92,6 +111,9 @@ func conformLineage(t *testing.T, c *client.Workspace) {
 	av = must[client.ArtifactVersion](t)(c.GetArtifactVersion(ctx, data.ID, true))
 	if av.Body.ProducerPipelineRunID != nil {
 		t.Fatalf("producer survives its run: %v", *av.Body.ProducerPipelineRunID)
+	}
+	if got := readers(); !slices.Equal(got, []string{eval.ID}) {
+		t.Fatalf("readers after the first run went: %v", got)
 	}
 }
 

@@ -24,7 +24,7 @@ var stepSpec = &listSpec{table: "step_runs", fields: baseFields(map[string]field
 	"code_hash":       {col: "code_hash", kind: kString},
 	"start_time":      {col: "start_time", kind: kTime, sort: true},
 	"end_time":        {col: "end_time", kind: kTime, sort: true},
-}), params: []string{"project", "user"}}
+}), params: []string{"project", "user", "consumes_artifact_version_id"}}
 
 const stepCols = "id, name, pipeline_run_id, project_id, user_id, status, start_time, end_time, cache_key, code_hash, config, spec, logs_uri, created, updated"
 
@@ -109,7 +109,13 @@ func (s *Store) Step(ctx context.Context, id string, hydrate bool) (client.Step,
 	return one(ctx, s.db, id, "step run", hydrate, s.getSteps)
 }
 
+// ListSteps lists steps; consumes_artifact_version_id narrows them to the
+// steps, of any run, that read that artifact version: lineage forward,
+// across runs (the inverse of artifact versions' consumed_by_step_id).
 func (s *Store) ListSteps(ctx context.Context, lq *listQuery) (client.Page[client.Step], error) {
+	if av := lq.params.Get("consumes_artifact_version_id"); av != "" {
+		lq.addScope("id IN (SELECT step_id FROM step_run_artifacts WHERE artifact_version_id = ? AND kind = 'input')", strings.ToLower(av))
+	}
 	return pageOf(ctx, s, stepSpec, lq, s.getSteps)
 }
 
