@@ -54,7 +54,11 @@ func TestWorkspacePagesShowARun(t *testing.T) {
 	wantPage(t, status, body, http.StatusOK, "No runs match these filters")
 
 	status, body = b.get(ws + "/runs/" + runID)
-	wantPage(t, status, body, http.StatusOK, `aria-label="Step load, completed"`, `aria-label="Step evaluate, completed"`)
+	wantPage(t, status, body, http.StatusOK, `aria-label="Step load, completed"`, `aria-label="Step evaluate, completed"`,
+		`action="`+ws+`/runs/`+runID+`/again"`, "Run again")
+	// This workspace has no workload manager: running again says so, on the run's page.
+	status, again := b.post(ws+"/runs/"+runID+"/again", url.Values{})
+	wantPage(t, status, again, http.StatusNotFound, "running snapshots is not configured", `aria-label="Step load, completed"`)
 	// load → train, load → evaluate, train → evaluate.
 	if n := strings.Count(body, `class="edge"`); n != 3 {
 		t.Fatalf("the graph has %d edges, want 3", n)

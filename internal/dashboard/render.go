@@ -190,6 +190,7 @@ var notices = map[string]string{
 	"ws-deleted":     "Workspace deleted.",
 	"run-stopped":    "Run stopped.",
 	"run-stopping":   "The run will stop once its current step has finished.",
+	"run-started":    "Run started: the workspace's workload manager is starting its runner.",
 }
 
 // fail shows err on a page of its own: a clear message for the API's refusals

@@ -75,6 +75,7 @@ func (u *UI) routes() []route {
 		in("GET /workspaces/{ws}/runs", u.runsPage),
 		in("GET /workspaces/{ws}/runs/{run}", u.runPage),
 		in("POST /workspaces/{ws}/runs/{run}/stop", u.runStopPost),
+		in("POST /workspaces/{ws}/runs/{run}/again", u.runAgainPost),
 		in("GET /workspaces/{ws}/steps/{step}", u.stepPage),
 		in("GET /workspaces/{ws}/artifacts", u.artifactsPage),
 		in("GET /workspaces/{ws}/artifact-versions/{av}", u.artifactVersionPage),

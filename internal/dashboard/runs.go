@@ -105,6 +105,12 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
+	u.showRun(w, r, s, wp, http.StatusOK, "")
+}
+
+// showRun draws the run of the path, with errMsg above it when a form on it
+// failed.
+func (u *UI) showRun(w http.ResponseWriter, r *http.Request, s *session, wp wsPage, status int, errMsg string) {
 	ctx := r.Context()
 	run, err := wp.c.GetRun(ctx, r.PathValue("run"), true)
 	if err != nil {
@@ -132,9 +138,36 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request, s *session) {
 		anyLive = anyLive || live(st.Body.Status)
 	}
 	wp.v.Title = "Run " + run.Name + " · " + wp.v.WS.Name
+	wp.v.Error = errMsg
 	wp.v.Data = map[string]any{"Run": run, "Pipeline": pipeline, "Steps": steps.Items, "Logs": logs,
 		"DAG": layoutDAG(wp.v.WS.ID, steps.Items), "Live": anyLive, "Stoppable": live(run.Body.Status)}
-	u.render(w, r, http.StatusOK, "run", wp.v)
+	u.render(w, r, status, "run", wp.v)
+}
+
+// runAgainPost runs the run's snapshot again, through the workspace's
+// workload manager, and shows the new run. A workspace without one, a
+// snapshot it cannot run, or too many runs at once are said on the page.
+func (u *UI) runAgainPost(w http.ResponseWriter, r *http.Request, s *session) {
+	wp, ok := u.openWS(w, r, s, "runs", "Run")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	run, err := wp.c.GetRun(ctx, r.PathValue("run"), false)
+	if err != nil {
+		u.wsFail(w, r, s, *wp.v.WS, err)
+		return
+	}
+	next, err := wp.c.RunSnapshot(ctx, run.Body.SnapshotID, client.SnapshotRunRequest{})
+	if err != nil {
+		if msg, status, ok := formError(err); ok {
+			u.showRun(w, r, s, wp, status, msg)
+			return
+		}
+		u.wsFail(w, r, s, *wp.v.WS, err)
+		return
+	}
+	http.Redirect(w, r, "/workspaces/"+url.PathEscape(wp.v.WS.ID)+"/runs/"+url.PathEscape(next.ID)+"?done=run-started", http.StatusSeeOther)
 }
 
 // runStopPost stops a run: at once, or (how=graceful) once its current

@@ -88,8 +88,9 @@ type Workspace struct {
 
 // StartWorkspace starts the workspace server of ws (as the control plane
 // answered its enrollment, key included) in pro mode against cpURL, and waits
-// until it has reported its status.
-func StartWorkspace(t testing.TB, cpURL string, ws client.ControlPlaneWorkspace) *Workspace {
+// until it has reported its status. Variables in extra are added to (or
+// replace) its environment, such as a workload manager's.
+func StartWorkspace(t testing.TB, cpURL string, ws client.ControlPlaneWorkspace, extra ...map[string]string) *Workspace {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -98,6 +99,11 @@ func StartWorkspace(t testing.TB, cpURL string, ws client.ControlPlaneWorkspace)
 	url := "http://" + ln.Addr().String()
 	dir := t.TempDir()
 	cfg, err := workspace.LoadConfig(func(name string) string {
+		for _, e := range extra {
+			if v, ok := e[name]; ok {
+				return v
+			}
+		}
 		return map[string]string{
 			"ZENML_STORE_URL":                       "sqlite:///" + filepath.Join(dir, "workspace.db"),
 			"ZENML_SERVER_URL":                      url,

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/enclave-mlops/enclave/internal/kubetest"
 	"github.com/enclave-mlops/enclave/internal/runner"
 	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
+	"github.com/enclave-mlops/enclave/internal/uptest"
 	"github.com/enclave-mlops/enclave/internal/workspace"
 )
 
@@ -289,6 +292,7 @@ func TestWorkloadManagerRunsSnapshotsAsJobs(t *testing.T) {
 		t.Errorf("missing snapshot: %v", err)
 	}
 
+	t.Run("again from the dashboard", func(t *testing.T) { workloadFromDashboard(t, cluster) })
 	t.Run("concurrency", func(t *testing.T) { workloadConcurrency(t, cluster) })
 	t.Run("job creation fails", func(t *testing.T) { workloadCreationFails(t, cluster) })
 }
@@ -479,5 +483,90 @@ func workloadCreationFails(t *testing.T, cluster *kubetest.Cluster) {
 	}
 	if logs, _ := srv.ws.RunLogs(ctx, runs.Items[0].ID); !strings.Contains(logs, "could not start the runner") {
 		t.Errorf("run log: %q", logs)
+	}
+}
+
+// workloadFromDashboard runs a recorded pipeline again from the dashboard of
+// a control plane whose pro workspace has a workload manager: the button
+// posts the form, the workspace starts a Job for the new run, and the
+// dashboard shows that run.
+func workloadFromDashboard(t *testing.T, cluster *kubetest.Cluster) {
+	ctx := context.Background()
+	cp := uptest.StartControlPlane(t)
+	admin := cp.Admin(t)
+	org, err := admin.CreateOrganization(ctx, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := admin.CreateWorkspace(ctx, org.ID, "research", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uptest.StartWorkspace(t, cp.URL, ws, workloadEnv(cluster.Kubeconfig, `{"type": "no-such-node"}`, "2"))
+	uptest.WaitReported(t, admin, ws.ID)
+	rec, err := admin.GetWorkspace(ctx, ws.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := client.NewWorkspace(rec.Status.URL, "", nil)
+	if _, err := wc.LoginExternal(ctx, admin.Token); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := runner.Parse([]byte(workloadPipeline))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := (&runner.Runner{WS: wc, ArtifactDir: t.TempDir()}).Run(ctx, spec)
+	if err != nil || first.Status != client.StatusCompleted {
+		t.Fatalf("record the pipeline: %+v %v", first, err)
+	}
+
+	// The dashboard, as a browser without script uses it: a session, then
+	// the form with its CSRF token, from the dashboard's own origin.
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	if _, err := hc.Get(cp.URL + "/login"); err != nil {
+		t.Fatal(err)
+	}
+	csrf := func() string {
+		u, _ := url.Parse(cp.URL)
+		for _, c := range jar.Cookies(u) {
+			if c.Name == "enclave_csrf" {
+				return c.Value
+			}
+		}
+		t.Fatal("no CSRF cookie")
+		return ""
+	}
+	post := func(path string, form url.Values) (*http.Response, string) {
+		form.Set("csrf_token", csrf())
+		req, _ := http.NewRequest(http.MethodPost, cp.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", cp.URL)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, body := post("/login", url.Values{"username": {"admin"}, "password": {uptest.AdminPassword}}); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Log out") {
+		t.Fatalf("login: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body := post("/workspaces/"+ws.ID+"/runs/"+first.RunID+"/again", url.Values{})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Run started") {
+		t.Fatalf("run again: %d\n%s", resp.StatusCode, body)
+	}
+	next := resp.Request.URL.Path[strings.LastIndex(resp.Request.URL.Path, "/")+1:]
+	if next == first.RunID || !strings.Contains(body, next) {
+		t.Fatalf("landed on %s", resp.Request.URL)
+	}
+	run, err := wc.GetRun(ctx, next, false)
+	if err != nil || run.Body.SnapshotID == "" || run.Body.Status != client.StatusInitializing {
+		t.Fatalf("the new run: %+v %v", run.Body, err)
+	}
+	if j := workloadJob(t, cluster, next); j.Metadata.Labels["enclave-mlops/run-id"] != next {
+		t.Fatalf("the new run's Job: %+v", j.Metadata)
 	}
 }
