@@ -26,6 +26,7 @@ func newPipelineCmd() *cobra.Command {
 func newPipelineRunCmd() *cobra.Command {
 	var conn workspaceConn
 	var artifacts string
+	var noCache bool
 	cmd := &cobra.Command{
 		Use:   "run FILE.yaml",
 		Short: "Run a pipeline on this machine and record it in a workspace",
@@ -57,12 +58,12 @@ the run, its steps, logs and output artifacts (with lineage) in a workspace.
 			if err != nil {
 				return err
 			}
-			r := &runner.Runner{WS: ws, ArtifactDir: abs, Out: cmd.OutOrStdout()}
+			r := &runner.Runner{WS: ws, ArtifactDir: abs, Out: cmd.OutOrStdout(), NoCache: noCache}
 			res, err := r.Run(cmd.Context(), spec)
 			if err != nil {
 				return err
 			}
-			if res.Status != client.StatusCompleted {
+			if !res.Succeeded() {
 				return &exitError{code: 1}
 			}
 			return nil
@@ -70,6 +71,7 @@ the run, its steps, logs and output artifacts (with lineage) in a workspace.
 	}
 	conn.register(cmd)
 	cmd.Flags().StringVar(&artifacts, "artifact-store", "", "folder of the local artifact store (default: the data folder's, or ./enclave-artifacts)")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "run every step, even those enable_cache would take from an earlier run")
 	return cmd
 }
 

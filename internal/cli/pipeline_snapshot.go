@@ -65,7 +65,7 @@ its log.`,
 			if err != nil {
 				return err
 			}
-			if res.Status != client.StatusCompleted {
+			if !res.Succeeded() {
 				return &exitError{code: 1}
 			}
 			return nil

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ type Runner struct {
 	WS          *client.Workspace
 	ArtifactDir string    // the local artifact store: outputs are kept under it
 	Out         io.Writer // progress for people; nil for none
+	NoCache     bool      // run every step, whatever enable_cache says
 }
 
 // Result says how a run ended.
@@ -109,7 +111,7 @@ func (r *Runner) runSteps(ctx context.Context, order []StepSpec, spec *Spec, run
 			res.Status = client.StatusStopped
 			return res, s == client.StatusStopped, nil
 		}
-		if slices.ContainsFunc(st.Upstream(), func(up string) bool { return res.Steps[up] != client.StatusCompleted }) {
+		if slices.ContainsFunc(st.Upstream(), func(up string) bool { return !succeeded(res.Steps[up]) }) {
 			r.printf("  %-20s skipped: an upstream step did not complete\n", st.Name)
 			res.Steps[st.Name] = "skipped"
 			continue
@@ -119,12 +121,23 @@ func (r *Runner) runSteps(ctx context.Context, order []StepSpec, spec *Spec, run
 			return res, false, err
 		}
 		res.Steps[st.Name] = status
-		if status != client.StatusCompleted {
+		if !succeeded(status) {
 			res.Status = client.StatusFailed
 		}
 	}
+	if res.Status == client.StatusCompleted && !slices.ContainsFunc(order, func(st StepSpec) bool { return res.Steps[st.Name] != client.StatusCached }) {
+		res.Status = client.StatusCached // nothing ran: every step was cached
+	}
 	return res, false, nil
 }
+
+// succeeded says whether a step's status lets the steps after it run.
+func succeeded(status string) bool {
+	return status == client.StatusCompleted || status == client.StatusCached
+}
+
+// Succeeded says whether the run ended well: completed, or cached whole.
+func (r Result) Succeeded() bool { return succeeded(r.Status) }
 
 func (r *Runner) finish(runID, status string) error {
 	end := client.NewTime(time.Now())
@@ -161,11 +174,12 @@ func (r *Runner) snapshot(ctx context.Context, spec *Spec, projectID, pipelineID
 	if err != nil || len(stacks.Items) == 0 {
 		return client.Snapshot{}, fmt.Errorf("find the default stack: %v", err)
 	}
-	conf, _ := json.Marshal(map[string]any{"name": spec.Name, "env": spec.Env})
+	conf, _ := json.Marshal(map[string]any{"name": spec.Name, "env": spec.Env, "enable_cache": spec.EnableCache})
 	steps := map[string]json.RawMessage{}
 	var specSteps []map[string]any
 	for _, st := range spec.Steps {
-		b, _ := json.Marshal(map[string]any{"command": st.Command, "inputs": st.Inputs, "outputs": st.Outputs, "upstream_steps": st.Upstream()})
+		b, _ := json.Marshal(snapshotStep{Command: st.Command, Inputs: st.Inputs, Outputs: st.Outputs, UpstreamSteps: st.Upstream(),
+			Env: st.Env, EnableCache: st.EnableCache})
 		steps[st.Name] = b
 		specSteps = append(specSteps, map[string]any{"name": st.Name, "upstream_steps": st.Upstream()})
 	}
@@ -191,11 +205,19 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 	for _, up := range st.Upstream() {
 		parents = append(parents, stepIDs[up])
 	}
-	start := client.NewTime(time.Now())
+	key := cacheKey(st, spec.Env, inputs)
 	cmdJSON, _ := json.Marshal(map[string]any{"command": st.Command, "outputs": st.Outputs})
+	if spec.cached(st) && !r.NoCache {
+		status, ok, err := r.reuse(ctx, st, client.StepRequest{Name: st.Name, PipelineRunID: runID, Inputs: inputs,
+			ParentStepIDs: parents, Config: cmdJSON, CacheKey: key}, projectID, outputs, stepIDs)
+		if err != nil || ok {
+			return status, err
+		}
+	}
+	start := client.NewTime(time.Now())
 	step, err := r.WS.CreateStep(ctx, client.StepRequest{
 		Name: st.Name, PipelineRunID: runID, Status: client.StatusRunning, StartTime: &start,
-		Inputs: inputs, ParentStepIDs: parents, Config: cmdJSON, CacheKey: cacheKey(st),
+		Inputs: inputs, ParentStepIDs: parents, Config: cmdJSON, CacheKey: key,
 	})
 	if err != nil {
 		return "", fmt.Errorf("create step %s: %w", st.Name, err)
@@ -269,12 +291,81 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 	return status, nil
 }
 
-func cacheKey(st StepSpec) string {
+// cacheKey is what makes two steps the same for enable_cache: the command,
+// the environment the pipeline and the step give it, the artifact versions
+// it reads, and the outputs it names.
+func cacheKey(st StepSpec, pipelineEnv map[string]string, inputs map[string][]string) string {
 	h := sha256.New()
-	for _, a := range st.Command {
-		h.Write([]byte(a + "\x00"))
+	field := func(parts ...string) {
+		for _, p := range parts {
+			h.Write([]byte(p))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
 	}
+	field(st.Command...)
+	env := maps.Clone(pipelineEnv)
+	if env == nil {
+		env = map[string]string{}
+	}
+	maps.Copy(env, st.Env)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		field("env", k, env[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(inputs)) {
+		field(append([]string{"input", k}, inputs[k]...)...)
+	}
+	field(append([]string{"outputs"}, slices.Sorted(slices.Values(st.Outputs))...)...)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// reuse records the step of req as cached when a step of the project with
+// its cache key completed before and all the outputs st names are still in
+// the artifact store; ok says whether it did.
+func (r *Runner) reuse(ctx context.Context, st StepSpec, req client.StepRequest, projectID string, outputs, stepIDs map[string]string) (status string, ok bool, err error) {
+	prev, err := r.WS.ListSteps(ctx, &client.ListOptions{Size: 1, SortBy: "desc:created", Hydrate: true,
+		Filters: map[string]string{"cache_key": req.CacheKey, "status": client.StatusCompleted, "project_id": projectID}})
+	if err != nil {
+		return "", false, fmt.Errorf("look up step %s in the cache: %w", st.Name, err)
+	}
+	if len(prev.Items) == 0 {
+		return "", false, nil
+	}
+	src := prev.Items[0]
+	outs := map[string][]string{}
+	for _, o := range st.Outputs {
+		ids := src.Body.Outputs[o]
+		if len(ids) != 1 {
+			return "", false, nil
+		}
+		p, err := r.inputPath(ctx, ids[0])
+		if err != nil {
+			return "", false, nil // gone from the workspace, or not local: run the step
+		}
+		if _, err := os.Stat(p); err != nil {
+			return "", false, nil
+		}
+		outs[o] = ids
+	}
+	now := client.NewTime(time.Now())
+	req.Status, req.StartTime, req.EndTime, req.Outputs = client.StatusCached, &now, &now, outs
+	step, err := r.WS.CreateStep(ctx, req)
+	if err != nil {
+		return "", false, fmt.Errorf("create step %s: %w", st.Name, err)
+	}
+	stepIDs[st.Name] = step.ID
+	for o, ids := range outs {
+		outputs[st.Name+"."+o] = ids[0]
+	}
+	from := src.ID
+	if src.Metadata != nil {
+		from += " of run " + src.Metadata.PipelineRunID
+	}
+	if err := r.WS.AppendStepLogs(ctx, step.ID, "cached: the outputs of step "+from+", which ran with the same command, environment and inputs\n"); err != nil {
+		return "", false, fmt.Errorf("record logs of %s: %w", st.Name, err)
+	}
+	r.printf("  %-20s cached\n", st.Name)
+	return client.StatusCached, true, nil
 }
 
 // storeOutput copies an output file into the artifact store, content

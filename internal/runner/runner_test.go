@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -255,5 +257,155 @@ steps:
 				t.Fatalf("recorded run: %+v", run.Body)
 			}
 		})
+	}
+}
+
+// With enable_cache, a step equal to one that completed before (command,
+// environment, inputs) is recorded as cached with that step's outputs, and
+// the steps after it read them; a change runs the step and what follows.
+func TestCachedStepsReuseOutputs(t *testing.T) {
+	ws := startWorkspace(t)
+	ctx := context.Background()
+	pipeline := func(trainCmd string, cache bool) *Spec {
+		t.Helper()
+		spec, err := Parse([]byte(fmt.Sprintf(`name: cached
+enable_cache: %v
+env: {SEED: "7"}
+steps:
+  - {name: load, command: 'date +%%s%%N > "$ENCLAVE_OUTPUT_DATA"', outputs: [data]}
+  - {name: train, command: '%s', inputs: {data: load.data}, outputs: [model]}
+  - {name: report, command: 'echo report', enable_cache: false, after: [train]}
+`, cache, trainCmd)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return spec
+	}
+	run := func(spec *Spec, noCache bool) (Result, map[string]client.Step) {
+		t.Helper()
+		var out bytes.Buffer
+		res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir(), Out: &out, NoCache: noCache}).Run(ctx, spec)
+		if err != nil || !res.Succeeded() {
+			t.Fatalf("run: %+v %v\n%s", res, err, out.String())
+		}
+		steps, err := ws.ListRunSteps(ctx, res.RunID, &client.ListOptions{Hydrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]client.Step{}
+		for _, st := range steps.Items {
+			byName[st.Name] = st
+		}
+		return res, byName
+	}
+	train := `cp "$ENCLAVE_INPUT_DATA" "$ENCLAVE_OUTPUT_MODEL"`
+
+	first, s1 := run(pipeline(train, true), false)
+	if first.Status != client.StatusCompleted || s1["load"].Body.Status != client.StatusCompleted {
+		t.Fatalf("first run: %+v", first)
+	}
+	second, s2 := run(pipeline(train, true), false)
+	if second.Status != client.StatusCompleted || second.Steps["load"] != client.StatusCached || second.Steps["train"] != client.StatusCached ||
+		second.Steps["report"] != client.StatusCompleted {
+		t.Fatalf("second run: %+v", second)
+	}
+	if got, want := s2["train"].Body.Inputs["data"], s1["load"].Body.Outputs["data"]; !slices.Equal(got, want) {
+		t.Fatalf("the cached train reads %v, want the first load's %v", got, want)
+	}
+	if got, want := s2["train"].Body.Outputs["model"], s1["train"].Body.Outputs["model"]; !slices.Equal(got, want) {
+		t.Fatalf("the cached train's model is %v, want %v", got, want)
+	}
+	if logs, _ := ws.StepLogs(ctx, s2["load"].ID); !strings.Contains(logs, "cached: the outputs of step "+s1["load"].ID) {
+		t.Fatalf("the cached step's log: %q", logs)
+	}
+	av, err := ws.GetArtifactVersion(ctx, s1["load"].Body.Outputs["data"][0], true)
+	if err != nil || av.Metadata.ProducerStepRunID == nil || *av.Metadata.ProducerStepRunID != s1["load"].ID {
+		t.Fatalf("the data's producer stays the step that made it: %+v %v", av.Metadata, err)
+	}
+
+	// A changed command runs again, and so does what reads its output.
+	third, _ := run(pipeline(train+` && echo tuned`, true), false)
+	if third.Steps["load"] != client.StatusCached || third.Steps["train"] != client.StatusCompleted {
+		t.Fatalf("after a change: %+v", third)
+	}
+	// --no-cache, and a pipeline without enable_cache, run everything.
+	for _, c := range []struct {
+		spec    *Spec
+		noCache bool
+	}{{pipeline(train, true), true}, {pipeline(train, false), false}} {
+		res, _ := run(c.spec, c.noCache)
+		if res.Steps["load"] != client.StatusCompleted || res.Steps["train"] != client.StatusCompleted {
+			t.Fatalf("without the cache: %+v", res)
+		}
+	}
+	// A pipeline whose every step is cached is cached as a whole.
+	whole, err := Parse([]byte("name: whole\nenable_cache: true\nsteps:\n  - {name: only, command: 'echo x > \"$ENCLAVE_OUTPUT_X\"', outputs: [x]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(whole, false)
+	if res, _ := run(whole, false); res.Status != client.StatusCached {
+		t.Fatalf("all cached: %+v", res)
+	}
+	if r, _ := ws.GetRun(ctx, first.RunID, false); r.Body.Status != client.StatusCompleted {
+		t.Fatalf("first run %s", r.Body.Status)
+	}
+}
+
+// A snapshot recorded by Run gives back the pipeline it was recorded from,
+// environments and enable_cache included, so that a run of the snapshot
+// elsewhere runs the same steps the same way.
+func TestSnapshotRoundTrip(t *testing.T) {
+	ws := startWorkspace(t)
+	ctx := context.Background()
+	spec, err := Parse([]byte(`name: roundtrip
+enable_cache: true
+env: {A: "1"}
+steps:
+  - {name: load, command: 'echo 1 > "$ENCLAVE_OUTPUT_DATA"', outputs: [data], env: {B: "2"}}
+  - {name: train, command: ["cat", "/dev/null"], inputs: {data: load.data}, enable_cache: false, after: [load]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir()}).Run(ctx, spec)
+	if err != nil || !res.Succeeded() {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	run, err := ws.GetRun(ctx, res.RunID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := ws.GetSnapshot(ctx, run.Body.SnapshotID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := FromSnapshot(sn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *spec
+	want.Steps = slices.Clone(spec.Steps)
+	// The snapshot keeps a step's dependencies as one list.
+	want.Steps[1].After = []string{"load"}
+	for _, sp := range []*Spec{got, &want} { // empty and absent are alike
+		for i := range sp.Steps {
+			st := &sp.Steps[i]
+			if len(st.Inputs) == 0 {
+				st.Inputs = nil
+			}
+			if len(st.Env) == 0 {
+				st.Env = nil
+			}
+			if len(st.Outputs) == 0 {
+				st.Outputs = nil
+			}
+			if len(st.After) == 0 {
+				st.After = nil
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, &want) {
+		t.Fatalf("from the snapshot:\n%+v\nrecorded from:\n%+v", got, &want)
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/enclave-mlops/enclave/client"
 )
 
-// A snapshot that Run recorded holds the whole pipeline: its name and env in
-// pipeline_configuration, and per step the command, inputs, outputs and
-// upstream steps in step_configurations. That is enough to run it again
+// A snapshot that Run recorded holds the whole pipeline: its name, env and
+// enable_cache in pipeline_configuration, and per step the command, inputs,
+// outputs, upstream steps, env and enable_cache in step_configurations. That is enough to run it again
 // elsewhere, which is what the workload manager does: the workspace server
 // creates a placeholder run and starts `enclave pipeline run-snapshot` in a
 // Kubernetes Job, which calls FromSnapshot and RunInto.
@@ -23,6 +23,8 @@ type snapshotStep struct {
 	Inputs        map[string]string `json:"inputs"`
 	Outputs       []string          `json:"outputs"`
 	UpstreamSteps []string          `json:"upstream_steps"`
+	Env           map[string]string `json:"env,omitempty"`
+	EnableCache   *bool             `json:"enable_cache,omitempty"`
 }
 
 // FromSnapshot rebuilds the Spec a snapshot was recorded from. sn must be
@@ -35,8 +37,9 @@ func FromSnapshot(sn client.Snapshot) (*Spec, error) {
 	}
 	md := sn.Metadata
 	var pc struct {
-		Name string            `json:"name"`
-		Env  map[string]string `json:"env"`
+		Name        string            `json:"name"`
+		Env         map[string]string `json:"env"`
+		EnableCache bool              `json:"enable_cache"`
 	}
 	if len(md.PipelineConfiguration) > 0 {
 		if err := json.Unmarshal(md.PipelineConfiguration, &pc); err != nil {
@@ -46,7 +49,7 @@ func FromSnapshot(sn client.Snapshot) (*Spec, error) {
 	if len(md.StepConfigurations) == 0 {
 		return nil, fmt.Errorf("snapshot %s has no step configurations to run", sn.ID)
 	}
-	spec := &Spec{Name: pc.Name, Env: pc.Env}
+	spec := &Spec{Name: pc.Name, Env: pc.Env, EnableCache: pc.EnableCache}
 	names := make([]string, 0, len(md.StepConfigurations))
 	for name := range md.StepConfigurations {
 		names = append(names, name)
@@ -62,7 +65,8 @@ func FromSnapshot(sn client.Snapshot) (*Spec, error) {
 		if len(st.Command) == 0 {
 			return nil, fmt.Errorf("snapshot %s: step %s has no command: only snapshots recorded by 'enclave pipeline run' can be run by Enclave's runner", sn.ID, name)
 		}
-		spec.Steps = append(spec.Steps, StepSpec{Name: name, Command: st.Command, Inputs: st.Inputs, Outputs: st.Outputs, After: st.UpstreamSteps})
+		spec.Steps = append(spec.Steps, StepSpec{Name: name, Command: st.Command, Inputs: st.Inputs, Outputs: st.Outputs, After: st.UpstreamSteps,
+			Env: st.Env, EnableCache: st.EnableCache})
 	}
 	if err := spec.validate(); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", sn.ID, err)

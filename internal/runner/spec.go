@@ -29,15 +29,22 @@ import (
 //	    after: [load]               # further dependencies without data
 //	    command: ["python3", "train.py"]
 //	    outputs: [model]
+//	    enable_cache: true          # optional; also for the whole pipeline
 //
 // A command is a string (run by /bin/sh -c) or a list (run directly). Each
 // step runs in a fresh folder; ENCLAVE_INPUT_<NAME> holds the path of each
 // input, ENCLAVE_OUTPUT_<NAME> the path each output must be written to.
+//
+// With enable_cache (off unless asked for: a command may read what no input
+// names), a step whose command, environment and inputs equal those of a step
+// that completed earlier in the project is not run again: it is recorded as
+// cached, with that step's outputs.
 type Spec struct {
-	Name    string            `json:"name"`
-	Project string            `json:"project,omitempty"`
-	Env     map[string]string `json:"env,omitempty"`
-	Steps   []StepSpec        `json:"steps"`
+	Name        string            `json:"name"`
+	Project     string            `json:"project,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	EnableCache bool              `json:"enable_cache,omitempty"`
+	Steps       []StepSpec        `json:"steps"`
 }
 
 // StepSpec is one step of a pipeline.
@@ -48,6 +55,16 @@ type StepSpec struct {
 	Outputs []string          `json:"outputs,omitempty"`
 	After   []string          `json:"after,omitempty"`
 	Env     map[string]string `json:"env,omitempty"`
+	// EnableCache overrides the pipeline's enable_cache for this step.
+	EnableCache *bool `json:"enable_cache,omitempty"`
+}
+
+// cached says whether st may reuse the outputs of an earlier, equal step.
+func (s *Spec) cached(st StepSpec) bool {
+	if st.EnableCache != nil {
+		return *st.EnableCache
+	}
+	return s.EnableCache
 }
 
 // Command is a shell string or an argument list.
