@@ -133,38 +133,69 @@ func printJSON(w io.Writer, v any) error {
 
 func newRunsLogsCmd() *cobra.Command {
 	var step string
+	var follow bool
+	var every time.Duration
 	cmd := wsCommand("logs RUN_ID", "Print the log of a run, or of one of its steps",
-		"Print the log of a run, or with --step that of one of its steps.", 1,
+		"Print the log of a run, or with --step that of one of its steps; with --follow, keep\nprinting what is added until the run ends.", 1,
 		func(cmd *cobra.Command, ws *client.Workspace, args []string) error {
 			ctx := cmd.Context()
 			run, err := ws.GetRun(ctx, args[0], false)
 			if err != nil {
 				return err
 			}
-			var logs string
-			if step == "" {
-				logs, err = ws.RunLogs(ctx, run.ID)
-				if client.StatusOf(err) == http.StatusNotFound {
-					return nil // the runner wrote nothing under the run itself
+			// read returns the whole log so far ("" while there is none).
+			read := func() (string, error) {
+				if step == "" {
+					logs, err := ws.RunLogs(ctx, run.ID)
+					if client.StatusOf(err) == http.StatusNotFound {
+						return "", nil // the runner wrote nothing under the run itself (yet)
+					}
+					return logs, err
 				}
-			} else {
-				var steps client.Page[client.Step]
-				steps, err = ws.ListRunSteps(ctx, run.ID, &client.ListOptions{Filters: map[string]string{"name": step}})
+				steps, err := ws.ListRunSteps(ctx, run.ID, &client.ListOptions{Filters: map[string]string{"name": step}})
 				switch {
 				case err != nil:
+					return "", err
+				case len(steps.Items) == 0 && !(follow && run.Body.InProgress):
+					return "", fmt.Errorf("run %s has no step %s", run.ID, step)
 				case len(steps.Items) == 0:
-					return fmt.Errorf("run %s has no step %s", run.ID, step)
-				default:
-					logs, err = ws.StepLogs(ctx, steps.Items[0].ID)
+					return "", nil // not started yet
+				}
+				logs, err := ws.StepLogs(ctx, steps.Items[0].ID)
+				if client.StatusOf(err) == http.StatusNotFound {
+					return "", nil
+				}
+				return logs, err
+			}
+			printed := 0
+			for {
+				logs, err := read()
+				if err != nil {
+					return err
+				}
+				if len(logs) > printed {
+					if _, err := io.WriteString(cmd.OutOrStdout(), logs[printed:]); err != nil {
+						return err
+					}
+					printed = len(logs)
+				}
+				if !follow || !run.Body.InProgress {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(every):
+				}
+				// One more read after the run ends: what it wrote last.
+				if run, err = ws.GetRun(ctx, run.ID, false); err != nil {
+					return err
 				}
 			}
-			if err != nil {
-				return err
-			}
-			_, err = io.WriteString(cmd.OutOrStdout(), logs)
-			return err
 		})
 	cmd.Flags().StringVar(&step, "step", "", "the step whose log to print")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing what is added until the run ends")
+	cmd.Flags().DurationVar(&every, "every", time.Second, "with --follow, how often to look")
 	return cmd
 }
 

@@ -181,4 +181,42 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 	if r, err := ws.GetRun(ctx, going.ID, false); err != nil || r.Body.Status != client.StatusStopped {
 		t.Fatalf("run after stop: %+v %v", r.Body, err)
 	}
+
+	// --follow prints a run's log as it grows, until the run ends.
+	tailed, err := ws.CreateRun(ctx, client.RunRequest{Name: "tailed", Snapshot: runs.Items[0].Body.SnapshotID,
+		Project: runs.Items[0].Body.ProjectID, Status: client.StatusRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.AppendRunLogs(ctx, tailed.ID, "first line\n"); err != nil {
+		t.Fatal(err)
+	}
+	followed := make(chan string, 1)
+	go func() {
+		out, err := cli("pipeline", "runs", "logs", tailed.ID, "--follow", "--every", "50ms")
+		if err != nil {
+			out += err.Error()
+		}
+		followed <- out
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := ws.AppendRunLogs(ctx, tailed.ID, "second line\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := ws.AppendRunLogs(ctx, tailed.ID, "last line\n"); err != nil {
+		t.Fatal(err)
+	}
+	completed := client.StatusCompleted
+	if _, err := ws.UpdateRun(ctx, tailed.ID, client.RunUpdate{Status: &completed}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case out := <-followed:
+		if out != "first line\nsecond line\nlast line\n" {
+			t.Fatalf("followed log: %q", out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("--follow did not end with the run")
+	}
 }
