@@ -320,11 +320,11 @@ func cacheKey(st StepSpec, pipelineEnv map[string]string, inputs map[string][]st
 }
 
 // reuse records the step of req as cached when a step of the project with
-// its cache key completed before and all the outputs st names are still in
-// the artifact store; ok says whether it did.
+// its cache key completed (or was cached itself) before and all the outputs
+// st names are still in the artifact store; ok says whether it did.
 func (r *Runner) reuse(ctx context.Context, st StepSpec, req client.StepRequest, projectID string, outputs, stepIDs map[string]string) (status string, ok bool, err error) {
 	prev, err := r.WS.ListSteps(ctx, &client.ListOptions{Size: 1, SortBy: "desc:created", Hydrate: true,
-		Filters: map[string]string{"cache_key": req.CacheKey, "status": client.StatusCompleted, "project_id": projectID}})
+		Filters: map[string]string{"cache_key": req.CacheKey, "status": `oneof:["completed","cached"]`, "project_id": projectID}})
 	if err != nil {
 		return "", false, fmt.Errorf("look up step %s in the cache: %w", st.Name, err)
 	}

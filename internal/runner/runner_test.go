@@ -300,7 +300,9 @@ steps:
 	}
 	train := `cp "$ENCLAVE_INPUT_DATA" "$ENCLAVE_OUTPUT_MODEL"`
 
+	var ran []string // the runs in which load ran
 	first, s1 := run(pipeline(train, true), false)
+	ran = append(ran, first.RunID)
 	if first.Status != client.StatusCompleted || s1["load"].Body.Status != client.StatusCompleted {
 		t.Fatalf("first run: %+v", first)
 	}
@@ -337,6 +339,7 @@ steps:
 		if res.Steps["load"] != client.StatusCompleted || res.Steps["train"] != client.StatusCompleted {
 			t.Fatalf("without the cache: %+v", res)
 		}
+		ran = append(ran, res.RunID)
 	}
 	// A pipeline whose every step is cached is cached as a whole.
 	whole, err := Parse([]byte("name: whole\nenable_cache: true\nsteps:\n  - {name: only, command: 'echo x > \"$ENCLAVE_OUTPUT_X\"', outputs: [x]}\n"))
@@ -349,6 +352,17 @@ steps:
 	}
 	if r, _ := ws.GetRun(ctx, first.RunID, false); r.Body.Status != client.StatusCompleted {
 		t.Fatalf("first run %s", r.Body.Status)
+	}
+	// Every run that ran load without the cache is deleted: the second
+	// run, which reused their outputs, still lends them.
+	for _, id := range ran {
+		if err := ws.DeleteRun(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again, s3 := run(pipeline(train, true), false); again.Steps["load"] != client.StatusCached ||
+		!slices.Equal(s3["load"].Body.Outputs["data"], s2["load"].Body.Outputs["data"]) {
+		t.Fatalf("after the runs that ran load went: %+v", again)
 	}
 }
 
