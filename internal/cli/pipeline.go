@@ -27,6 +27,7 @@ func newPipelineRunCmd() *cobra.Command {
 	var conn workspaceConn
 	var artifacts string
 	var noCache bool
+	var parallel int
 	cmd := &cobra.Command{
 		Use:   "run FILE.yaml",
 		Short: "Run a pipeline on this machine and record it in a workspace",
@@ -58,7 +59,10 @@ the run, its steps, logs and output artifacts (with lineage) in a workspace.
 			if err != nil {
 				return err
 			}
-			r := &runner.Runner{WS: ws, ArtifactDir: abs, Out: cmd.OutOrStdout(), NoCache: noCache}
+			if parallel < 1 {
+				return fmt.Errorf("--parallel must be at least 1, not %d", parallel)
+			}
+			r := &runner.Runner{WS: ws, ArtifactDir: abs, Out: cmd.OutOrStdout(), NoCache: noCache, Parallel: parallel}
 			res, err := r.Run(cmd.Context(), spec)
 			if err != nil {
 				return err
@@ -72,6 +76,7 @@ the run, its steps, logs and output artifacts (with lineage) in a workspace.
 	conn.register(cmd)
 	cmd.Flags().StringVar(&artifacts, "artifact-store", "", "folder of the local artifact store (default: the data folder's, or ./enclave-artifacts)")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "run every step, even those enable_cache would take from an earlier run")
+	cmd.Flags().IntVar(&parallel, "parallel", 1, "steps to run at once, when the steps they depend on have ended")
 	return cmd
 }
 

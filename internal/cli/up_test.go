@@ -89,7 +89,7 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 	os.WriteFile(pipeline, []byte("name: hello\nsteps:\n  - {name: say, command: 'echo saying hello; echo hello > \"$ENCLAVE_OUTPUT_GREETING\"', outputs: [greeting]}\n"), 0o600)
 	pout := &lockedBuffer{}
 	root := newRootCmd(strings.NewReader(""), pout, pout)
-	root.SetArgs([]string{"pipeline", "run", pipeline, "--data-dir", dir})
+	root.SetArgs([]string{"pipeline", "run", pipeline, "--data-dir", dir, "--parallel", "2"})
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("pipeline run: %v\n%s", err, pout.String())
 	}
@@ -139,6 +139,7 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 		{[]string{"pipeline", "runs", "get", "00000000-0000-4000-8000-000000000000"}, "not found"},
 		{[]string{"pipeline", "runs", "logs", runID[1], "--step", "nope"}, "has no step nope"},
 		{[]string{"pipeline", "runs", "list", "--pipeline", "nope"}, "pipeline nope"},
+		{[]string{"pipeline", "run", pipeline, "--parallel", "0"}, "--parallel must be at least 1"},
 	} {
 		if out, err := cli(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("%v: %v, want an error with %q\n%s", c.args, err, c.want, out)

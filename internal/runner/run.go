@@ -26,6 +26,9 @@ type Runner struct {
 	ArtifactDir string    // the local artifact store: outputs are kept under it
 	Out         io.Writer // progress for people; nil for none
 	NoCache     bool      // run every step, whatever enable_cache says
+	Parallel    int       // steps run at once when their inputs allow (0 or 1: one at a time)
+
+	outMu sync.Mutex // Out is written by the steps running at once
 }
 
 // Result says how a run ended.
@@ -37,8 +40,42 @@ type Result struct {
 
 func (r *Runner) printf(format string, args ...any) {
 	if r.Out != nil {
+		r.outMu.Lock()
+		defer r.outMu.Unlock()
 		fmt.Fprintf(r.Out, format, args...)
 	}
+}
+
+// runState is what the steps of a run leave for those after them: the
+// artifact version of each "step.output" and the id of each step.
+type runState struct {
+	mu      sync.Mutex
+	outputs map[string]string
+	stepIDs map[string]string
+}
+
+func (rs *runState) output(ref string) string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.outputs[ref]
+}
+
+func (rs *runState) stepID(name string) string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.stepIDs[name]
+}
+
+func (rs *runState) setStep(name, id string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.stepIDs[name] = id
+}
+
+func (rs *runState) setOutput(ref, avID string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.outputs[ref] = avID
 }
 
 // Run runs spec and records everything in the workspace. The returned error
@@ -87,43 +124,81 @@ func (r *Runner) Run(ctx context.Context, spec *Spec) (Result, error) {
 	return res, nil
 }
 
-// runSteps runs the steps in order into the run runID and says how the run
-// ends. Before each step it reads the run: a run asked to stop gracefully
-// (stopping) starts no further step and ends as stopped; a run the server
-// has stopped already (stopped) has ended, which ended says: it is not
-// ended again. A step that fails does not stop the others, only those
-// downstream of it.
+// runSteps runs the steps (in order, which respects their dependencies)
+// into the run runID and says how the run ends: up to Parallel at once, each
+// as soon as the steps it depends on have ended. A step that fails does not
+// stop the others, only those downstream of it, which are skipped. Before it
+// starts a step it reads the run: a run asked to stop gracefully (stopping)
+// starts no further step, lets those running finish, and ends as stopped; a
+// run the server has stopped already (stopped) has ended, which ended says:
+// it is not ended again.
 func (r *Runner) runSteps(ctx context.Context, order []StepSpec, spec *Spec, runID, projectID string) (res Result, ended bool, err error) {
 	res = Result{RunID: runID, Status: client.StatusCompleted, Steps: map[string]string{}}
-	outputs := map[string]string{} // "step.output" → artifact version id
-	stepIDs := map[string]string{}
-	for _, st := range order {
-		if ctx.Err() != nil {
-			res.Status = client.StatusStopped
+	state := &runState{outputs: map[string]string{}, stepIDs: map[string]string{}}
+	type result struct {
+		name, status string
+		err          error
+	}
+	results := make(chan result)
+	pending := slices.Clone(order)
+	running, stop := 0, ""
+	for {
+		// Start what may start, in order.
+		for i := 0; i < len(pending) && running < max(r.Parallel, 1) && err == nil && stop == ""; {
+			st := pending[i]
+			ups := st.Upstream()
+			if slices.ContainsFunc(ups, func(up string) bool { _, ok := res.Steps[up]; return !ok }) {
+				i++ // waits for a step still running
+				continue
+			}
+			pending = slices.Delete(pending, i, i+1)
+			if slices.ContainsFunc(ups, func(up string) bool { return !succeeded(res.Steps[up]) }) {
+				r.printf("  %-20s skipped: an upstream step did not complete\n", st.Name)
+				res.Steps[st.Name] = "skipped"
+				continue
+			}
+			if ctx.Err() != nil {
+				stop = client.StatusStopping
+				break
+			}
+			run, rerr := r.WS.GetRun(ctx, runID, false)
+			if rerr != nil {
+				err = fmt.Errorf("read run %s: %w", runID, rerr)
+				break
+			}
+			if s := run.Body.Status; s == client.StatusStopping || s == client.StatusStopped {
+				r.printf("  the run was asked to stop: %s and the steps after it are not run\n", st.Name)
+				stop = s
+				break
+			}
+			running++
+			go func() {
+				status, err := r.step(ctx, st, spec, runID, projectID, state)
+				results <- result{st.Name, status, err}
+			}()
+		}
+		if running == 0 {
 			break
 		}
-		run, err := r.WS.GetRun(ctx, runID, false)
-		if err != nil {
-			return res, false, fmt.Errorf("read run %s: %w", runID, err)
-		}
-		if s := run.Body.Status; s == client.StatusStopping || s == client.StatusStopped {
-			r.printf("  the run was asked to stop: %s and the steps after it are not run\n", st.Name)
-			res.Status = client.StatusStopped
-			return res, s == client.StatusStopped, nil
-		}
-		if slices.ContainsFunc(st.Upstream(), func(up string) bool { return !succeeded(res.Steps[up]) }) {
-			r.printf("  %-20s skipped: an upstream step did not complete\n", st.Name)
-			res.Steps[st.Name] = "skipped"
+		d := <-results
+		running--
+		if d.err != nil {
+			if err == nil {
+				err = d.err
+			}
 			continue
 		}
-		status, err := r.step(ctx, st, spec, runID, projectID, outputs, stepIDs)
-		if err != nil {
-			return res, false, err
-		}
-		res.Steps[st.Name] = status
-		if !succeeded(status) {
+		res.Steps[d.name] = d.status
+		if !succeeded(d.status) {
 			res.Status = client.StatusFailed
 		}
+	}
+	switch {
+	case err != nil:
+		return res, false, err
+	case stop != "":
+		res.Status = client.StatusStopped
+		return res, stop == client.StatusStopped, nil
 	}
 	if res.Status == client.StatusCompleted && !slices.ContainsFunc(order, func(st StepSpec) bool { return res.Steps[st.Name] != client.StatusCached }) {
 		res.Status = client.StatusCached // nothing ran: every step was cached
@@ -196,20 +271,20 @@ func (r *Runner) snapshot(ctx context.Context, spec *Spec, projectID, pipelineID
 }
 
 // step runs one step and records it; the error is about recording only.
-func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, projectID string, outputs, stepIDs map[string]string) (string, error) {
+func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, projectID string, state *runState) (string, error) {
 	inputs := map[string][]string{}
 	for name, ref := range st.Inputs {
-		inputs[name] = []string{outputs[ref]}
+		inputs[name] = []string{state.output(ref)}
 	}
 	var parents []string
 	for _, up := range st.Upstream() {
-		parents = append(parents, stepIDs[up])
+		parents = append(parents, state.stepID(up))
 	}
 	key := cacheKey(st, spec.Env, inputs)
 	cmdJSON, _ := json.Marshal(map[string]any{"command": st.Command, "outputs": st.Outputs})
 	if spec.cached(st) && !r.NoCache {
 		status, ok, err := r.reuse(ctx, st, client.StepRequest{Name: st.Name, PipelineRunID: runID, Inputs: inputs,
-			ParentStepIDs: parents, Config: cmdJSON, CacheKey: key}, projectID, outputs, stepIDs)
+			ParentStepIDs: parents, Config: cmdJSON, CacheKey: key}, projectID, state)
 		if err != nil || ok {
 			return status, err
 		}
@@ -222,7 +297,7 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 	if err != nil {
 		return "", fmt.Errorf("create step %s: %w", st.Name, err)
 	}
-	stepIDs[st.Name] = step.ID
+	state.setStep(st.Name, step.ID)
 	r.printf("  %-20s running\n", st.Name)
 
 	dir, err := os.MkdirTemp("", "enclave-step-")
@@ -248,7 +323,7 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 		return "", err
 	}
 	for name, ref := range st.Inputs {
-		p, err := r.inputPath(ctx, outputs[ref])
+		p, err := r.inputPath(ctx, state.output(ref))
 		if err != nil {
 			return "", err
 		}
@@ -274,7 +349,7 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 				break
 			}
 			produced[o] = []string{av}
-			outputs[st.Name+"."+o] = av
+			state.setOutput(st.Name+"."+o, av)
 		}
 	}
 	if err := logs.flush(ctx); err != nil {
@@ -322,7 +397,7 @@ func cacheKey(st StepSpec, pipelineEnv map[string]string, inputs map[string][]st
 // reuse records the step of req as cached when a step of the project with
 // its cache key completed (or was cached itself) before and all the outputs
 // st names are still in the artifact store; ok says whether it did.
-func (r *Runner) reuse(ctx context.Context, st StepSpec, req client.StepRequest, projectID string, outputs, stepIDs map[string]string) (status string, ok bool, err error) {
+func (r *Runner) reuse(ctx context.Context, st StepSpec, req client.StepRequest, projectID string, state *runState) (status string, ok bool, err error) {
 	prev, err := r.WS.ListSteps(ctx, &client.ListOptions{Size: 1, SortBy: "desc:created", Hydrate: true,
 		Filters: map[string]string{"cache_key": req.CacheKey, "status": `oneof:["completed","cached"]`, "project_id": projectID}})
 	if err != nil {
@@ -353,9 +428,9 @@ func (r *Runner) reuse(ctx context.Context, st StepSpec, req client.StepRequest,
 	if err != nil {
 		return "", false, fmt.Errorf("create step %s: %w", st.Name, err)
 	}
-	stepIDs[st.Name] = step.ID
+	state.setStep(st.Name, step.ID)
 	for o, ids := range outs {
-		outputs[st.Name+"."+o] = ids[0]
+		state.setOutput(st.Name+"."+o, ids[0])
 	}
 	from := src.ID
 	if src.Metadata != nil {

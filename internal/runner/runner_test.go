@@ -423,3 +423,40 @@ steps:
 		t.Fatalf("from the snapshot:\n%+v\nrecorded from:\n%+v", got, &want)
 	}
 }
+
+// With Parallel, steps whose inputs are ready run at once: here the two
+// middle steps of a diamond each wait for the other to have started, which
+// only works if they run side by side; the last step reads both.
+func TestParallelStepsRunSideBySide(t *testing.T) {
+	ws := startWorkspace(t)
+	sync := t.TempDir()
+	wait := func(me, other string) string {
+		return fmt.Sprintf(`touch "$SYNC/%s"; for i in $(seq 300); do if [ -f "$SYNC/%s" ]; then echo %s > "$ENCLAVE_OUTPUT_PART"; exit 0; fi; sleep 0.1; done; echo "%s never started" >&2; exit 1`, me, other, me, other)
+	}
+	spec, err := Parse([]byte(fmt.Sprintf(`name: diamond
+env: {SYNC: %q}
+steps:
+  - {name: a, command: 'echo start > "$ENCLAVE_OUTPUT_SEED"', outputs: [seed]}
+  - {name: b, command: '%s', inputs: {seed: a.seed}, outputs: [part]}
+  - {name: c, command: '%s', inputs: {seed: a.seed}, outputs: [part]}
+  - {name: d, command: 'cat "$ENCLAVE_INPUT_B" "$ENCLAVE_INPUT_C"', inputs: {b: b.part, c: c.part}}
+`, sync, wait("b", "c"), wait("c", "b"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir(), Out: &out, Parallel: 3}).Run(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != client.StatusCompleted || len(res.Steps) != 4 {
+		t.Fatalf("result %+v\n%s", res, out.String())
+	}
+	steps, err := ws.ListRunSteps(context.Background(), res.RunID, &client.ListOptions{Hydrate: true, Filters: map[string]string{"name": "d"}})
+	if err != nil || len(steps.Items) != 1 || len(steps.Items[0].Metadata.ParentStepIDs) != 2 {
+		t.Fatalf("step d: %+v %v", steps.Items, err)
+	}
+	if logs, _ := ws.StepLogs(context.Background(), steps.Items[0].ID); logs != "b\nc\n" {
+		t.Fatalf("d read %q", logs)
+	}
+}
