@@ -172,6 +172,8 @@ func TestBadInput(t *testing.T) {
 		check(t, "GET", "/api/v1/runs?project=no-such-project", "", "", http.StatusNotFound)
 		check(t, "GET", "/api/v1/no-such-route", "", "", http.StatusNotFound)
 		check(t, "GET", "/api/v1/runs/"+run.ID+"?unknown=1", "", "", http.StatusUnprocessableEntity)
+		check(t, "GET", "/api/v1/steps?consumes_artifact_version_id=not-an-id", "", "", http.StatusUnprocessableEntity)
+		check(t, "GET", "/api/v1/artifact_versions?consumed_by_step_id=not-an-id", "", "", http.StatusUnprocessableEntity)
 		check(t, "DELETE", "/api/v1/runs/"+run.ID+"?force=1", "", "", http.StatusUnprocessableEntity)
 	})
 	t.Run("too large", func(t *testing.T) {

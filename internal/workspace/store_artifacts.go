@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
@@ -216,7 +217,10 @@ func (s *Store) ListArtifactVersions(ctx context.Context, lq *listQuery) (client
 		lq.addScope("artifact_id IN (SELECT id FROM artifacts WHERE name = ? OR id = ?)", a, a)
 	}
 	if st := lq.params.Get("consumed_by_step_id"); st != "" {
-		lq.addScope("id IN (SELECT artifact_version_id FROM step_run_artifacts WHERE step_id = ? AND kind = 'input')", st)
+		if !validID(st) {
+			return client.Page[client.ArtifactVersion]{}, errs.E(errs.Invalid, "consumed_by_step_id must be a step id, not %q", st)
+		}
+		lq.addScope("id IN (SELECT artifact_version_id FROM step_run_artifacts WHERE step_id = ? AND kind = 'input')", strings.ToLower(st))
 	}
 	return pageOf(ctx, s, artifactVersionSpec, lq, s.getArtifactVersions)
 }

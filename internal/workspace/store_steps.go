@@ -114,6 +114,9 @@ func (s *Store) Step(ctx context.Context, id string, hydrate bool) (client.Step,
 // across runs (the inverse of artifact versions' consumed_by_step_id).
 func (s *Store) ListSteps(ctx context.Context, lq *listQuery) (client.Page[client.Step], error) {
 	if av := lq.params.Get("consumes_artifact_version_id"); av != "" {
+		if !validID(av) {
+			return client.Page[client.Step]{}, errs.E(errs.Invalid, "consumes_artifact_version_id must be an artifact version id, not %q", av)
+		}
 		lq.addScope("id IN (SELECT step_id FROM step_run_artifacts WHERE artifact_version_id = ? AND kind = 'input')", strings.ToLower(av))
 	}
 	return pageOf(ctx, s, stepSpec, lq, s.getSteps)
