@@ -254,7 +254,7 @@ func (r *Runner) snapshot(ctx context.Context, spec *Spec, projectID, pipelineID
 	var specSteps []map[string]any
 	for _, st := range spec.Steps {
 		b, _ := json.Marshal(snapshotStep{Command: st.Command, Inputs: st.Inputs, Outputs: st.Outputs, UpstreamSteps: st.Upstream(),
-			Env: st.Env, EnableCache: st.EnableCache})
+			Env: st.Env, EnableCache: st.EnableCache, Retry: st.Retry})
 		steps[st.Name] = b
 		specSteps = append(specSteps, map[string]any{"name": st.Name, "upstream_steps": st.Upstream()})
 	}
@@ -300,9 +300,58 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 	state.setStep(st.Name, step.ID)
 	r.printf("  %-20s running\n", st.Name)
 
+	logs := &logSink{ws: r.WS, stepID: step.ID}
+	retry := Retry{}
+	if st.Retry != nil {
+		retry = *st.Retry
+	}
+	delay := time.Duration(retry.Delay * float64(time.Second))
+	var status string
+	var produced map[string][]string
+	for attempt := 1; ; attempt++ {
+		if status, produced, err = r.attempt(ctx, st, spec, runID, projectID, state, logs); err != nil {
+			return "", err
+		}
+		if status == client.StatusCompleted || attempt > retry.MaxRetries || ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(logs, "\nattempt %d of %d failed; trying again in %s\n", attempt, retry.MaxRetries+1, delay)
+		if err := logs.flush(ctx); err != nil {
+			return "", fmt.Errorf("record logs of %s: %w", st.Name, err)
+		}
+		if err := r.stepStatus(ctx, step.ID, client.StatusRetrying); err != nil {
+			return "", err
+		}
+		r.printf("  %-20s retrying: attempt %d failed\n", st.Name, attempt)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = time.Duration(float64(delay) * max(retry.Backoff, 1))
+		if err := r.stepStatus(ctx, step.ID, client.StatusRunning); err != nil {
+			return "", err
+		}
+	}
+	if err := logs.flush(ctx); err != nil {
+		return "", fmt.Errorf("record logs of %s: %w", st.Name, err)
+	}
+	end := client.NewTime(time.Now())
+	if _, err := r.WS.UpdateStep(ctx, step.ID, client.StepUpdate{Status: &status, EndTime: &end, Outputs: produced}); err != nil {
+		return "", fmt.Errorf("record step %s: %w", st.Name, err)
+	}
+	r.printf("  %-20s %s\n", st.Name, status)
+	if status != client.StatusCompleted {
+		r.printf("%s", indent(logs.tail.String()))
+	}
+	return status, nil
+}
+
+// attempt runs a step's command once, in a fresh folder, and stores its
+// outputs if it succeeds; the error is about recording only.
+func (r *Runner) attempt(ctx context.Context, st StepSpec, spec *Spec, runID, projectID string, state *runState, logs *logSink) (string, map[string][]string, error) {
 	dir, err := os.MkdirTemp("", "enclave-step-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer os.RemoveAll(dir)
 	env := os.Environ()
@@ -320,50 +369,40 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 		env = append(env, "ENCLAVE_OUTPUT_"+strings.ToUpper(o)+"="+p)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "outputs"), 0o700); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for name, ref := range st.Inputs {
 		p, err := r.inputPath(ctx, state.output(ref))
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		env = append(env, "ENCLAVE_INPUT_"+strings.ToUpper(name)+"="+p)
 	}
-
-	logs := &logSink{ws: r.WS, stepID: step.ID}
 	cmd := exec.CommandContext(ctx, st.Command[0], st.Command[1:]...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, logs, logs
-	runErr := cmd.Run()
-	status := client.StatusCompleted
-	if runErr != nil {
-		status = client.StatusFailed
-		fmt.Fprintf(logs, "\nstep failed: %v\n", runErr)
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(logs, "\nstep failed: %v\n", err)
+		return client.StatusFailed, nil, nil
 	}
 	produced := map[string][]string{}
-	if status == client.StatusCompleted {
-		for _, o := range st.Outputs {
-			av, err := r.storeOutput(ctx, runID, st.Name, o, outPaths[o], projectID, spec.Name)
-			if err != nil {
-				fmt.Fprintf(logs, "\noutput %s: %v\n", o, err)
-				status = client.StatusFailed
-				break
-			}
-			produced[o] = []string{av}
-			state.setOutput(st.Name+"."+o, av)
+	for _, o := range st.Outputs {
+		av, err := r.storeOutput(ctx, runID, st.Name, o, outPaths[o], projectID, spec.Name)
+		if err != nil {
+			fmt.Fprintf(logs, "\noutput %s: %v\n", o, err)
+			return client.StatusFailed, nil, nil
 		}
+		produced[o] = []string{av}
+		state.setOutput(st.Name+"."+o, av)
 	}
-	if err := logs.flush(ctx); err != nil {
-		return "", fmt.Errorf("record logs of %s: %w", st.Name, err)
+	return client.StatusCompleted, produced, nil
+}
+
+// stepStatus records a step's status while it runs.
+func (r *Runner) stepStatus(ctx context.Context, stepID, status string) error {
+	if _, err := r.WS.UpdateStep(ctx, stepID, client.StepUpdate{Status: &status}); err != nil {
+		return fmt.Errorf("record step %s: %w", stepID, err)
 	}
-	end := client.NewTime(time.Now())
-	if _, err := r.WS.UpdateStep(ctx, step.ID, client.StepUpdate{Status: &status, EndTime: &end, Outputs: produced}); err != nil {
-		return "", fmt.Errorf("record step %s: %w", st.Name, err)
-	}
-	r.printf("  %-20s %s\n", st.Name, status)
-	if status != client.StatusCompleted {
-		r.printf("%s", indent(logs.tail.String()))
-	}
-	return status, nil
+	return nil
 }
 
 // cacheKey is what makes two steps the same for enable_cache: the command,

@@ -377,7 +377,7 @@ enable_cache: true
 env: {A: "1"}
 steps:
   - {name: load, command: 'echo 1 > "$ENCLAVE_OUTPUT_DATA"', outputs: [data], env: {B: "2"}}
-  - {name: train, command: ["cat", "/dev/null"], inputs: {data: load.data}, enable_cache: false, after: [load]}
+  - {name: train, command: ["cat", "/dev/null"], inputs: {data: load.data}, enable_cache: false, after: [load], retry: {max_retries: 2, delay: 1.5, backoff: 2}}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -458,5 +458,63 @@ steps:
 	}
 	if logs, _ := ws.StepLogs(context.Background(), steps.Items[0].ID); logs != "b\nc\n" {
 		t.Fatalf("d read %q", logs)
+	}
+}
+
+// A step with retry runs its command again after a failure, in a fresh
+// folder, and the step is recorded once: retrying while it waits, then how
+// the last attempt ended, with every attempt in its log.
+func TestRetriedStep(t *testing.T) {
+	ws := startWorkspace(t)
+	ctx := context.Background()
+	marks := t.TempDir()
+	// flaky fails the first time it runs for a given mark, then succeeds.
+	flaky := func(mark string) string {
+		return fmt.Sprintf(`if [ -f %q ]; then echo ok > "$ENCLAVE_OUTPUT_OUT"; else touch %q; echo "not yet" >&2; exit 1; fi`,
+			marks+"/"+mark, marks+"/"+mark)
+	}
+	run := func(yaml string) (Result, client.Step) {
+		t.Helper()
+		spec, err := Parse([]byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir()}).Run(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps, err := ws.ListRunSteps(ctx, res.RunID, nil)
+		if err != nil || len(steps.Items) != 1 {
+			t.Fatalf("steps %+v %v", steps.Items, err)
+		}
+		return res, steps.Items[0]
+	}
+
+	res, st := run(fmt.Sprintf("name: retried\nsteps:\n  - {name: s, command: '%s', outputs: [out], retry: {max_retries: 2, delay: 0.05, backoff: 2}}\n", flaky("a")))
+	if res.Status != client.StatusCompleted || st.Body.Status != client.StatusCompleted || len(st.Body.Outputs["out"]) != 1 {
+		t.Fatalf("retried step: %+v %+v", res, st.Body)
+	}
+	if logs, _ := ws.StepLogs(ctx, st.ID); !strings.Contains(logs, "not yet") || !strings.Contains(logs, "attempt 1 of 3 failed; trying again in 50ms") {
+		t.Fatalf("log of the retried step: %q", logs)
+	}
+
+	// Without retry the same failure ends the step.
+	res, st = run(fmt.Sprintf("name: once\nsteps:\n  - {name: s, command: '%s', outputs: [out]}\n", flaky("b")))
+	if res.Status != client.StatusFailed || st.Body.Status != client.StatusFailed {
+		t.Fatalf("step without retry: %+v %+v", res, st.Body)
+	}
+	// Retries run out.
+	res, st = run("name: hopeless\nsteps:\n  - {name: s, command: 'exit 3', retry: {max_retries: 1}}\n")
+	if res.Status != client.StatusFailed {
+		t.Fatalf("a step that always fails: %+v", res)
+	}
+	if logs, _ := ws.StepLogs(ctx, st.ID); strings.Count(logs, "step failed: exit status 3") != 2 {
+		t.Fatalf("two attempts, two failures: %q", logs)
+	}
+
+	for _, bad := range []string{"{max_retries: 11}", "{max_retries: -1}", "{max_retries: 1, delay: -1}", "{max_retries: 1, backoff: 0.5}"} {
+		if _, err := Parse([]byte("name: p\nsteps:\n  - {name: s, command: 'true', retry: " + bad + "}\n")); err == nil || !strings.Contains(err.Error(), "retry.") {
+			t.Errorf("retry %s: %v", bad, err)
+		}
 	}
 }

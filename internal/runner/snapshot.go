@@ -12,7 +12,8 @@ import (
 
 // A snapshot that Run recorded holds the whole pipeline: its name, env and
 // enable_cache in pipeline_configuration, and per step the command, inputs,
-// outputs, upstream steps, env and enable_cache in step_configurations. That is enough to run it again
+// outputs, upstream steps, env, enable_cache and retry in
+// step_configurations. That is enough to run it again
 // elsewhere, which is what the workload manager does: the workspace server
 // creates a placeholder run and starts `enclave pipeline run-snapshot` in a
 // Kubernetes Job, which calls FromSnapshot and RunInto.
@@ -25,6 +26,7 @@ type snapshotStep struct {
 	UpstreamSteps []string          `json:"upstream_steps"`
 	Env           map[string]string `json:"env,omitempty"`
 	EnableCache   *bool             `json:"enable_cache,omitempty"`
+	Retry         *Retry            `json:"retry,omitempty"`
 }
 
 // FromSnapshot rebuilds the Spec a snapshot was recorded from. sn must be
@@ -66,7 +68,7 @@ func FromSnapshot(sn client.Snapshot) (*Spec, error) {
 			return nil, fmt.Errorf("snapshot %s: step %s has no command: only snapshots recorded by 'enclave pipeline run' can be run by Enclave's runner", sn.ID, name)
 		}
 		spec.Steps = append(spec.Steps, StepSpec{Name: name, Command: st.Command, Inputs: st.Inputs, Outputs: st.Outputs, After: st.UpstreamSteps,
-			Env: st.Env, EnableCache: st.EnableCache})
+			Env: st.Env, EnableCache: st.EnableCache, Retry: st.Retry})
 	}
 	if err := spec.validate(); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", sn.ID, err)

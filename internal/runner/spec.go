@@ -30,6 +30,7 @@ import (
 //	    command: ["python3", "train.py"]
 //	    outputs: [model]
 //	    enable_cache: true          # optional; also for the whole pipeline
+//	    retry: {max_retries: 2, delay: 5, backoff: 2}   # optional
 //
 // A command is a string (run by /bin/sh -c) or a list (run directly). Each
 // step runs in a fresh folder; ENCLAVE_INPUT_<NAME> holds the path of each
@@ -57,6 +58,30 @@ type StepSpec struct {
 	Env     map[string]string `json:"env,omitempty"`
 	// EnableCache overrides the pipeline's enable_cache for this step.
 	EnableCache *bool `json:"enable_cache,omitempty"`
+	// Retry runs a failed command again (a step whose command fails for a
+	// passing reason: the network, a busy device).
+	Retry *Retry `json:"retry,omitempty"`
+}
+
+// Retry is how often and when a failed step is tried again, as ZenML's
+// step retry configuration names it: up to MaxRetries more times, the first
+// after Delay seconds, each later one after Backoff times the one before.
+type Retry struct {
+	MaxRetries int     `json:"max_retries"`
+	Delay      float64 `json:"delay,omitempty"`
+	Backoff    float64 `json:"backoff,omitempty"`
+}
+
+func (r *Retry) validate() error {
+	switch {
+	case r.MaxRetries < 0 || r.MaxRetries > 10:
+		return fmt.Errorf("retry.max_retries must be 0 to 10, not %d", r.MaxRetries)
+	case r.Delay < 0 || r.Delay > 3600:
+		return fmt.Errorf("retry.delay must be 0 to 3600 seconds, not %v", r.Delay)
+	case r.Backoff != 0 && (r.Backoff < 1 || r.Backoff > 10):
+		return fmt.Errorf("retry.backoff must be 1 to 10, not %v", r.Backoff)
+	}
+	return nil
 }
 
 // cached says whether st may reuse the outputs of an earlier, equal step.
@@ -122,6 +147,11 @@ func (s *Spec) validate() error {
 		steps[st.Name] = st
 		if len(st.Command) == 0 || st.Command[0] == "" {
 			return fmt.Errorf("step %s: no command", st.Name)
+		}
+		if st.Retry != nil {
+			if err := st.Retry.validate(); err != nil {
+				return fmt.Errorf("step %s: %w", st.Name, err)
+			}
 		}
 		seen := map[string]bool{}
 		for _, o := range st.Outputs {
