@@ -43,6 +43,7 @@ type DB struct {
 	stopOnce  sync.Once
 	writing   chan struct{} // SQLite files: held by the transaction writing
 	restartAt int           // restartFrames; tests lower it
+	holdWait  time.Duration // restartWait; tests raise it
 }
 
 // Options tune the connection pool.
@@ -99,7 +100,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	db := &DB{sql: sdb, dialect: cfg.Dialect, cfg: cfg}
 	if cfg.Dialect == SQLite && cfg.Path != "" {
 		db.stop, db.stopped = make(chan struct{}), make(chan struct{})
-		db.writing, db.restartAt = make(chan struct{}, 1), restartFrames
+		db.writing, db.restartAt, db.holdWait = make(chan struct{}, 1), restartFrames, restartWait
 		go db.checkpoints(checkpointEvery)
 	}
 	return db, nil
@@ -153,7 +154,7 @@ func (db *DB) checkpointRound(ctx context.Context) {
 	if err != nil || frames < db.restartAt {
 		return
 	}
-	wctx, wcancel := context.WithTimeout(ctx, restartWait)
+	wctx, wcancel := context.WithTimeout(ctx, db.holdWait)
 	unlock := db.lockWrites(wctx)
 	wcancel()
 	_, _ = db.checkpoint(ctx)
