@@ -18,8 +18,8 @@ import (
 // `enclave pipeline runs …`: the runs of a workspace from a terminal, as
 // `zenml pipeline runs …` names them.
 func newPipelineRunsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "runs", Short: "List, show, read the logs of and stop the runs of a workspace"}
-	cmd.AddCommand(newRunsListCmd(), newRunsGetCmd(), newRunsLogsCmd(), newRunsStopCmd())
+	cmd := &cobra.Command{Use: "runs", Short: "List, show, read the logs of, stop and run again the runs of a workspace"}
+	cmd.AddCommand(newRunsListCmd(), newRunsGetCmd(), newRunsLogsCmd(), newRunsStopCmd(), newRunsAgainCmd())
 	return cmd
 }
 
@@ -218,6 +218,25 @@ and its runner Job, if the workload manager started one, is deleted), or with
 		})
 	cmd.Flags().BoolVar(&graceful, "graceful", false, "let the step that is running finish")
 	return cmd
+}
+
+func newRunsAgainCmd() *cobra.Command {
+	return wsCommand("again RUN_ID", "Run a run's snapshot again, on the workspace's cluster",
+		`Run the snapshot of a run once more, as the dashboard's "Run again" does: the
+workspace's workload manager starts a runner Job for a new run, whose id is printed.`, 1,
+		func(cmd *cobra.Command, ws *client.Workspace, args []string) error {
+			ctx := cmd.Context()
+			run, err := ws.GetRun(ctx, args[0], false)
+			if err != nil {
+				return err
+			}
+			next, err := ws.RunSnapshot(ctx, run.Body.SnapshotID, client.SnapshotRunRequest{})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "run %s (%s) started from the snapshot of %s\n", next.Name, next.ID, run.Name)
+			return nil
+		})
 }
 
 // pipelineID finds the pipeline named ref (or whose id it is).

@@ -140,6 +140,7 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 		{[]string{"pipeline", "runs", "logs", runID[1], "--step", "nope"}, "has no step nope"},
 		{[]string{"pipeline", "runs", "list", "--pipeline", "nope"}, "pipeline nope"},
 		{[]string{"pipeline", "run", pipeline, "--parallel", "0"}, "--parallel must be at least 1"},
+		{[]string{"pipeline", "runs", "again", runID[1]}, "running snapshots is not configured"},
 	} {
 		if out, err := cli(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("%v: %v, want an error with %q\n%s", c.args, err, c.want, out)

@@ -569,4 +569,16 @@ func workloadFromDashboard(t *testing.T, cluster *kubetest.Cluster) {
 	if j := workloadJob(t, cluster, next); j.Metadata.Labels["enclave-mlops/run-id"] != next {
 		t.Fatalf("the new run's Job: %+v", j.Metadata)
 	}
+
+	// The same from a terminal.
+	if code := cli.Main([]string{"pipeline", "runs", "again", first.RunID, "--workspace", rec.Status.URL, "--token", wc.Token()}); code != 0 {
+		t.Fatalf("enclave pipeline runs again exited %d", code)
+	}
+	runs, err := wc.ListRuns(ctx, &client.ListOptions{SortBy: "desc:created", Filters: map[string]string{"snapshot_id": run.Body.SnapshotID}})
+	if err != nil || runs.Total != 3 || runs.Items[0].ID == next {
+		t.Fatalf("runs of the snapshot after the CLI: %+v %v", runs.Items, err)
+	}
+	if j := workloadJob(t, cluster, runs.Items[0].ID); j.Metadata.Labels["enclave-mlops/run-id"] != runs.Items[0].ID {
+		t.Fatalf("the CLI's run's Job: %+v", j.Metadata)
+	}
 }
