@@ -224,3 +224,13 @@ type SnapshotRunRequest struct {
 func (w *Workspace) RunSnapshot(ctx context.Context, snapshotID string, r SnapshotRunRequest) (Run, error) {
 	return send[Run](ctx, w, http.MethodPost, "/pipeline_snapshots/"+snapshotID+"/runs", r)
 }
+
+// RunAgain runs the snapshot of the run runID once more, through the
+// workspace's workload manager, and returns the new run.
+func (w *Workspace) RunAgain(ctx context.Context, runID string) (Run, error) {
+	run, err := w.GetRun(ctx, runID, false)
+	if err != nil {
+		return Run{}, err
+	}
+	return w.RunSnapshot(ctx, run.Body.SnapshotID, SnapshotRunRequest{})
+}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,9 +163,7 @@ func newBundleInspectCmd() *cobra.Command {
 			defer b.Close()
 			w := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(b.Manifest)
+				return printJSON(w, b.Manifest)
 			}
 			fmt.Fprint(w, b.Manifest.Text())
 			fmt.Fprintf(w, "\n%d file(s), %d bytes on disk, bundle checksum sha256:%s\n", len(b.Parts), b.Size, b.Aggregate)

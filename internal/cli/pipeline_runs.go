@@ -225,16 +225,11 @@ func newRunsAgainCmd() *cobra.Command {
 		`Run the snapshot of a run once more, as the dashboard's "Run again" does: the
 workspace's workload manager starts a runner Job for a new run, whose id is printed.`, 1,
 		func(cmd *cobra.Command, ws *client.Workspace, args []string) error {
-			ctx := cmd.Context()
-			run, err := ws.GetRun(ctx, args[0], false)
+			next, err := ws.RunAgain(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			next, err := ws.RunSnapshot(ctx, run.Body.SnapshotID, client.SnapshotRunRequest{})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "run %s (%s) started from the snapshot of %s\n", next.Name, next.ID, run.Name)
+			fmt.Fprintf(cmd.OutOrStdout(), "run %s (%s) started from the snapshot of run %s\n", next.Name, next.ID, args[0])
 			return nil
 		})
 }

@@ -152,13 +152,7 @@ func (u *UI) runAgainPost(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
-	run, err := wp.c.GetRun(ctx, r.PathValue("run"), false)
-	if err != nil {
-		u.wsFail(w, r, s, *wp.v.WS, err)
-		return
-	}
-	next, err := wp.c.RunSnapshot(ctx, run.Body.SnapshotID, client.SnapshotRunRequest{})
+	next, err := wp.c.RunAgain(r.Context(), r.PathValue("run"))
 	if err != nil {
 		if msg, status, ok := formError(err); ok {
 			u.showRun(w, r, s, wp, status, msg)
@@ -167,7 +161,7 @@ func (u *UI) runAgainPost(w http.ResponseWriter, r *http.Request, s *session) {
 		u.wsFail(w, r, s, *wp.v.WS, err)
 		return
 	}
-	http.Redirect(w, r, "/workspaces/"+url.PathEscape(wp.v.WS.ID)+"/runs/"+url.PathEscape(next.ID)+"?done=run-started", http.StatusSeeOther)
+	http.Redirect(w, r, runLink(wp.v.WS.ID, next.ID, "run-started"), http.StatusSeeOther)
 }
 
 // runStopPost stops a run: at once, or (how=graceful) once its current
@@ -186,7 +180,12 @@ func (u *UI) runStopPost(w http.ResponseWriter, r *http.Request, s *session) {
 	if graceful {
 		done = "run-stopping"
 	}
-	http.Redirect(w, r, "/workspaces/"+url.PathEscape(wp.v.WS.ID)+"/runs/"+url.PathEscape(r.PathValue("run"))+"?done="+done, http.StatusSeeOther)
+	http.Redirect(w, r, runLink(wp.v.WS.ID, r.PathValue("run"), done), http.StatusSeeOther)
+}
+
+// runLink is the page of a run, with the notice of what a form just did.
+func runLink(wsID, runID, done string) string {
+	return "/workspaces/" + url.PathEscape(wsID) + "/runs/" + url.PathEscape(runID) + "?done=" + done
 }
 
 // artifactRef is an input or output of a step.

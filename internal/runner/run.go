@@ -280,20 +280,18 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 	for _, up := range st.Upstream() {
 		parents = append(parents, state.stepID(up))
 	}
-	key := cacheKey(st, spec.Env, inputs)
 	cmdJSON, _ := json.Marshal(map[string]any{"command": st.Command, "outputs": st.Outputs})
+	req := client.StepRequest{Name: st.Name, PipelineRunID: runID, Inputs: inputs, ParentStepIDs: parents,
+		Config: cmdJSON, CacheKey: cacheKey(st, spec.Env, inputs)}
 	if spec.cached(st) && !r.NoCache {
-		status, ok, err := r.reuse(ctx, st, client.StepRequest{Name: st.Name, PipelineRunID: runID, Inputs: inputs,
-			ParentStepIDs: parents, Config: cmdJSON, CacheKey: key}, projectID, state)
+		status, ok, err := r.reuse(ctx, st, req, projectID, state)
 		if err != nil || ok {
 			return status, err
 		}
 	}
 	start := client.NewTime(time.Now())
-	step, err := r.WS.CreateStep(ctx, client.StepRequest{
-		Name: st.Name, PipelineRunID: runID, Status: client.StatusRunning, StartTime: &start,
-		Inputs: inputs, ParentStepIDs: parents, Config: cmdJSON, CacheKey: key,
-	})
+	req.Status, req.StartTime = client.StatusRunning, &start
+	step, err := r.WS.CreateStep(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("create step %s: %w", st.Name, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -191,8 +190,7 @@ func validateSettingsUpdate(u *client.ServerSettingsUpdate) error {
 		u.ServerName = &name
 	}
 	if u.LogoURL != nil && *u.LogoURL != "" {
-		l, err := url.Parse(*u.LogoURL)
-		if err != nil || (l.Scheme != "http" && l.Scheme != "https") || l.Host == "" || len(*u.LogoURL) > 2048 {
+		if !isHTTPURL(*u.LogoURL) || len(*u.LogoURL) > 2048 {
 			return errs.E(errs.Invalid, "logo_url must be an http(s) URL (of a server inside your network), or empty to remove the logo")
 		}
 	}
