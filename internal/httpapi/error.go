@@ -55,6 +55,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	writeJSON(w, status, v)
 }
 
+// WriteJSONBytes answers with b, a JSON document that ends in a newline as
+// WriteJSON's do.
+func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
 	"github.com/enclave-mlops/enclave/internal/httpapi"
 	"github.com/enclave-mlops/enclave/internal/rbac"
@@ -35,7 +36,14 @@ const (
 )
 
 func ok(w http.ResponseWriter, v any) error {
-	httpapi.WriteJSON(w, http.StatusOK, v)
+	switch v := v.(type) {
+	case client.Run:
+		writeRunJSON(w, func(b []byte) []byte { return appendRun(b, &v) })
+	case client.Page[client.Run]:
+		writeRunJSON(w, func(b []byte) []byte { return appendRunPage(b, &v) })
+	default:
+		httpapi.WriteJSON(w, http.StatusOK, v)
+	}
 	return nil
 }
 
