@@ -38,9 +38,13 @@ const (
 func ok(w http.ResponseWriter, v any) error {
 	switch v := v.(type) {
 	case client.Run:
-		writeRunJSON(w, func(b []byte) []byte { return appendRun(b, &v) })
+		writeAppended(w, func(b []byte) []byte { return appendRun(b, &v) })
 	case client.Page[client.Run]:
-		writeRunJSON(w, func(b []byte) []byte { return appendRunPage(b, &v) })
+		writeAppended(w, func(b []byte) []byte { return appendRunPage(b, &v) })
+	case client.Step:
+		writeAppended(w, func(b []byte) []byte { return appendStep(b, &v) })
+	case client.Page[client.Step]:
+		writeAppended(w, func(b []byte) []byte { return appendStepPage(b, &v) })
 	default:
 		httpapi.WriteJSON(w, http.StatusOK, v)
 	}

@@ -23,6 +23,10 @@ var jsonTestStrings = []string{
 	"ünïcödé ✓ 日本", "\u2028\u2029", "bad \xff\xfe utf-8", "\xc3", "emoji 🚀",
 }
 
+// The JSON texts a step's config and spec are filled with (nil: none).
+var jsonTestRaw = []json.RawMessage{nil, json.RawMessage(`{}`), json.RawMessage(`{ "enable_cache" : true,
+ "x": [1, 2.5e3, "<&>"] }`), json.RawMessage(`null`), json.RawMessage(`"\u00e9\n"`), json.RawMessage(` [ ] `)}
+
 // fillValue sets every field reachable from v to a value drawn from r: a
 // field of a kind it does not know fails the test, so that a field added to
 // the wire types is either filled here or noticed.
@@ -32,6 +36,9 @@ func fillValue(t *testing.T, r *rand.Rand, v reflect.Value) {
 	case reflect.TypeFor[client.Time]():
 		at := time.Date(1990+r.IntN(60), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(1e9), time.UTC)
 		v.Set(reflect.ValueOf(client.NewTime(at)))
+		return
+	case reflect.TypeFor[json.RawMessage]():
+		v.Set(reflect.ValueOf(jsonTestRaw[r.IntN(len(jsonTestRaw))]))
 		return
 	case reflect.TypeFor[any]():
 		if a := anyValue(r, 2); a != nil {
@@ -129,7 +136,7 @@ func sentByOK(t *testing.T, v any) []byte {
 	return rec.Body.Bytes()
 }
 
-func TestRunJSONAsEncodingJSON(t *testing.T) {
+func TestHandEncodedJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 2000 {
 		var run client.Run
@@ -142,17 +149,29 @@ func TestRunJSONAsEncodingJSON(t *testing.T) {
 			t.Fatalf("run %d: not JSON: %s", i, got)
 		}
 	}
-	for i := range 300 {
-		var page client.Page[client.Run]
-		fillValue(t, r, reflect.ValueOf(&page).Elem())
-		want, got := encodingJSON(t, page), sentByOK(t, page)
+	for i := range 2000 {
+		var st client.Step
+		fillValue(t, r, reflect.ValueOf(&st).Elem())
+		want, got := encodingJSON(t, st), sentByOK(t, st)
 		if !bytes.Equal(got, want) {
-			t.Fatalf("page %d:\n got %s\nwant %s", i, got, want)
+			t.Fatalf("step %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	for i := range 300 {
+		var runs client.Page[client.Run]
+		fillValue(t, r, reflect.ValueOf(&runs).Elem())
+		if want, got := encodingJSON(t, runs), sentByOK(t, runs); !bytes.Equal(got, want) {
+			t.Fatalf("page of runs %d:\n got %s\nwant %s", i, got, want)
+		}
+		var steps client.Page[client.Step]
+		fillValue(t, r, reflect.ValueOf(&steps).Elem())
+		if want, got := encodingJSON(t, steps), sentByOK(t, steps); !bytes.Equal(got, want) {
+			t.Fatalf("page of steps %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
 }
 
-func FuzzRunJSON(f *testing.F) {
+func FuzzHandEncodedJSON(f *testing.F) {
 	for _, s := range jsonTestStrings {
 		f.Add(s, s, s, int64(len(s)))
 	}
@@ -161,6 +180,11 @@ func FuzzRunJSON(f *testing.F) {
 			Resources: &client.Tagged{Tags: []client.TagRef{{ID: id, Name: tag, Color: name}}},
 			Metadata:  &client.RunMetadata{RunMetadata: map[string]any{tag: name, name: []any{id, float64(index)}}}}
 		if want, got := encodingJSON(t, run), sentByOK(t, run); !bytes.Equal(got, want) {
+			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+		st := client.Step{ID: id, Name: name, Body: client.StepBody{Status: tag, Inputs: map[string][]string{name: {id, tag}, tag: nil}},
+			Metadata: &client.StepMetadata{CacheKey: tag, Config: json.RawMessage(`{"k": 1}`), ParentStepIDs: []string{name}, RunMetadata: map[string]any{id: tag}}}
+		if want, got := encodingJSON(t, st), sentByOK(t, st); !bytes.Equal(got, want) {
 			t.Fatalf("\n got %s\nwant %s", got, want)
 		}
 	})
