@@ -70,3 +70,27 @@ func TestServerSettings(t *testing.T) {
 		wantStatus(t, err, http.StatusForbidden)
 	})
 }
+
+// TestDefaultsExistingAreNotInsertedAgain: a start of a server whose
+// defaults exist tries no insert (each failed one would be an error line
+// in the database's log on every start). On SQLite, triggers make any
+// insert into flavors or projects fail.
+func TestDefaultsExistingAreNotInsertedAgain(t *testing.T) {
+	ctx := context.Background()
+	srv, _, _ := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	for _, table := range []string{"flavors", "projects"} {
+		if _, err := srv.store.db.Exec(ctx, "CREATE TRIGGER no_insert_"+table+" BEFORE INSERT ON "+table+" BEGIN SELECT RAISE(ABORT, 'no insert expected'); END"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.store.EnsureDefaults(ctx, t.TempDir()); err != nil {
+		t.Fatalf("EnsureDefaults on a store that has its defaults: %v", err)
+	}
+	// The triggers do fire: a missing default is still made, and fails here.
+	if _, err := srv.store.db.Exec(ctx, "DELETE FROM flavors WHERE type = 'orchestrator' AND name = 'kubernetes'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.store.EnsureDefaults(ctx, t.TempDir()); err == nil {
+		t.Fatal("a missing built-in flavor was not created again")
+	}
+}

@@ -85,7 +85,9 @@ func scanRun(rows *sql.Rows, hydrate bool, extra ...any) (client.Run, error) {
 	var user, pipeline, stack, orch, tags, md sql.NullString
 	var start, end sql.NullInt64
 	var created, updated int64
-	err := rows.Scan(append(extra, &r.ID, &r.Name, &r.Body.ProjectID, &user, &r.Body.SnapshotID, &pipeline, &stack, &r.Body.Status, &orch, &r.Body.Index, &start, &end, &created, &updated, &tags, &md)...)
+	dest := make([]any, 0, len(extra)+16)
+	dest = append(dest, extra...)
+	err := rows.Scan(append(dest, &r.ID, &r.Name, &r.Body.ProjectID, &user, &r.Body.SnapshotID, &pipeline, &stack, &r.Body.Status, &orch, &r.Body.Index, &start, &end, &created, &updated, &tags, &md)...)
 	if err != nil {
 		return r, err
 	}
@@ -243,7 +245,7 @@ func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client
 		return client.Page[client.Run]{}, errs.E(errs.Invalid, "in_progress must be true or false")
 	}
 	// The rows come with the page's query when it starts at its first row.
-	var rs []client.Run
+	rs := make([]client.Run, 0, min(lq.size, 256))
 	rr := &rowReader{cols: runReadCols(s.db.Dialect(), false, lq.hydrate), scan: func(rows *sql.Rows, v *sql.NullInt64) (string, error) {
 		r, err := scanRun(rows, lq.hydrate, v)
 		rs = append(rs, r)

@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"sort"
 
@@ -176,14 +177,40 @@ func (s *Store) DeleteStack(ctx context.Context, id string) error {
 
 // EnsureDefaults creates what a fresh server starts with: the built-in
 // flavors, a "default" project, and a "default" stack of a local
-// orchestrator and artifact store. It is safe to run on every start.
+// orchestrator and artifact store. It is safe to run on every start. It
+// looks before it writes, so that a start of a server whose defaults exist
+// puts no failed insert in the database's log; a conflict with another
+// server starting at the same moment is still taken as done.
 func (s *Store) EnsureDefaults(ctx context.Context, dataDir string) error {
+	have := map[[2]string]bool{}
+	rows, err := s.db.Query(ctx, "SELECT type, name FROM flavors")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k [2]string
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			rows.Close()
+			return err
+		}
+		have[k] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
 	for _, f := range builtinFlavors {
+		if have[[2]string{f.Type, f.Name}] {
+			continue
+		}
 		if _, err := s.CreateFlavor(ctx, "", f); err != nil && !errs.Is(err, errs.Conflict) {
 			return err
 		}
 	}
-	if _, err := s.CreateProject(ctx, client.ProjectRequest{Name: "default", Description: "The default project."}); err != nil && !errs.Is(err, errs.Conflict) {
+	if _, err := s.ProjectID(ctx, "default"); errs.Is(err, errs.NotFound) {
+		if _, err := s.CreateProject(ctx, client.ProjectRequest{Name: "default", Description: "The default project."}); err != nil && !errs.Is(err, errs.Conflict) {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	if _, err := s.ref(ctx, s.db, "stacks", "stack", "default", ""); err == nil {
