@@ -10,9 +10,9 @@ import (
 // This file holds the wire model of a workspace server: every resource
 // answers as {id, name, body, metadata, resources, permission_denied}, and
 // every list as a Page. The server encodes exactly these types, so a field
-// added here is a field on the wire. (Runs, its most frequent answer, it
-// writes by hand, with a test that holds those bytes to what encoding/json
-// makes of these types.)
+// added here is a field on the wire. (Runs and steps, its most frequent
+// answers, it writes by hand, with a test that holds those bytes to what
+// encoding/json makes of these types.)
 
 // Time is a timestamp as the wire writes it: ISO 8601 in UTC without a zone
 // suffix ("2006-01-02T15:04:05.000000"), the way the original server and its

@@ -40,11 +40,11 @@ func ok(w http.ResponseWriter, v any) error {
 	case client.Run:
 		writeAppended(w, func(b []byte) []byte { return appendRun(b, &v) })
 	case client.Page[client.Run]:
-		writeAppended(w, func(b []byte) []byte { return appendRunPage(b, &v) })
+		writeAppended(w, func(b []byte) []byte { return appendPage(b, &v, appendRun) })
 	case client.Step:
 		writeAppended(w, func(b []byte) []byte { return appendStep(b, &v) })
 	case client.Page[client.Step]:
-		writeAppended(w, func(b []byte) []byte { return appendStepPage(b, &v) })
+		writeAppended(w, func(b []byte) []byte { return appendPage(b, &v, appendStep) })
 	default:
 		httpapi.WriteJSON(w, http.StatusOK, v)
 	}

@@ -39,21 +39,17 @@ var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b
 // thousands of runs is not kept after it is sent.
 const maxPooledJSON = 256 << 10
 
-// appendPageHead appends a page's numbers, up to its items.
-func appendPageHead(b []byte, index, maxSize, totalPages int, total int64) []byte {
+// appendPage appends a page, each of its items by appendItem.
+func appendPage[T any](b []byte, p *client.Page[T], appendItem func([]byte, *T) []byte) []byte {
 	b = append(b, `{"index":`...)
-	b = strconv.AppendInt(b, int64(index), 10)
+	b = strconv.AppendInt(b, int64(p.Index), 10)
 	b = append(b, `,"max_size":`...)
-	b = strconv.AppendInt(b, int64(maxSize), 10)
+	b = strconv.AppendInt(b, int64(p.MaxSize), 10)
 	b = append(b, `,"total_pages":`...)
-	b = strconv.AppendInt(b, int64(totalPages), 10)
+	b = strconv.AppendInt(b, int64(p.TotalPages), 10)
 	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, total, 10)
-	return append(b, `,"items":`...)
-}
-
-func appendRunPage(b []byte, p *client.Page[client.Run]) []byte {
-	b = appendPageHead(b, p.Index, p.MaxSize, p.TotalPages, p.Total)
+	b = strconv.AppendInt(b, p.Total, 10)
+	b = append(b, `,"items":`...)
 	if p.Items == nil {
 		b = append(b, "null"...)
 	} else {
@@ -62,7 +58,7 @@ func appendRunPage(b []byte, p *client.Page[client.Run]) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendRun(b, &p.Items[i])
+			b = appendItem(b, &p.Items[i])
 		}
 		b = append(b, ']')
 	}
@@ -184,23 +180,6 @@ func appendEncoded(b []byte, v any) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...)
-}
-
-func appendStepPage(b []byte, p *client.Page[client.Step]) []byte {
-	b = appendPageHead(b, p.Index, p.MaxSize, p.TotalPages, p.Total)
-	if p.Items == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range p.Items {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendStep(b, &p.Items[i])
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
 }
 
 func appendStep(b []byte, st *client.Step) []byte {
