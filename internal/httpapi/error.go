@@ -6,6 +6,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/enclave-mlops/enclave/internal/errs"
 )
@@ -56,9 +57,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteJSONBytes answers with b, a JSON document that ends in a newline as
-// WriteJSON's do.
+// WriteJSON's do. Its length is known, so a large answer is sent whole
+// rather than in chunks.
 func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

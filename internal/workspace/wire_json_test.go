@@ -133,6 +133,9 @@ func sentByOK(t *testing.T, v any) []byte {
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("Content-Type %q", ct)
 	}
+	if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(rec.Body.Len()) {
+		t.Fatalf("Content-Length %q for %d bytes", cl, rec.Body.Len())
+	}
 	return rec.Body.Bytes()
 }
 
