@@ -234,3 +234,19 @@ func (w *Workspace) RunAgain(ctx context.Context, runID string) (Run, error) {
 	}
 	return w.RunSnapshot(ctx, run.Body.SnapshotID, SnapshotRunRequest{})
 }
+
+func (w *Workspace) CreateCodeRepository(ctx context.Context, r CodeRepositoryRequest) (CodeRepository, error) {
+	return send[CodeRepository](ctx, w, http.MethodPost, "/code_repositories", r)
+}
+func (w *Workspace) GetCodeRepository(ctx context.Context, id string, hydrate bool) (CodeRepository, error) {
+	return get[CodeRepository](ctx, w, "/code_repositories/"+id, hydrated(hydrate))
+}
+func (w *Workspace) UpdateCodeRepository(ctx context.Context, id string, u CodeRepositoryUpdate) (CodeRepository, error) {
+	return send[CodeRepository](ctx, w, http.MethodPut, "/code_repositories/"+id, u)
+}
+func (w *Workspace) DeleteCodeRepository(ctx context.Context, id string) error {
+	return del(ctx, w, "/code_repositories/"+id)
+}
+func (w *Workspace) ListCodeRepositories(ctx context.Context, o *ListOptions) (Page[CodeRepository], error) {
+	return list[CodeRepository](ctx, w, "/code_repositories", o)
+}

@@ -385,3 +385,39 @@ type FlavorRequest struct {
 	LogoURL      string         `json:"logo_url,omitempty"`
 	ConfigSchema map[string]any `json:"config_schema,omitempty"`
 }
+
+// A code repository is where the code of a project's pipelines lives (a
+// git server inside the network): the SDK lists them when it resolves a
+// step's source, to record which commit a run came from. Source names the
+// class that reads the repository, as {"module", "attribute", "type"}.
+type CodeRepositoryBody struct {
+	Created   Time            `json:"created"`
+	Updated   Time            `json:"updated"`
+	UserID    string          `json:"user_id"`
+	ProjectID string          `json:"project_id"`
+	Source    json.RawMessage `json:"source"`
+	LogoURL   *string         `json:"logo_url"`
+}
+
+type CodeRepositoryMetadata struct {
+	Config      map[string]any `json:"config"`
+	Description *string        `json:"description"`
+}
+
+type CodeRepository = Resource[CodeRepositoryBody, CodeRepositoryMetadata, NoResources]
+
+type CodeRepositoryRequest struct {
+	Name        string          `json:"name"`
+	Project     string          `json:"project"`
+	Config      map[string]any  `json:"config,omitempty"`
+	Source      json.RawMessage `json:"source"`
+	LogoURL     *string         `json:"logo_url,omitempty"`
+	Description *string         `json:"description,omitempty"`
+}
+
+type CodeRepositoryUpdate struct {
+	Name        *string        `json:"name,omitempty"`
+	Config      map[string]any `json:"config,omitempty"`
+	LogoURL     *string        `json:"logo_url,omitempty"`
+	Description *string        `json:"description,omitempty"`
+}

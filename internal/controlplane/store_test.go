@@ -213,3 +213,6 @@ func TestStoreConformance(t *testing.T) {
 		}
 	})
 }
+
+// TestSchemaTablesListed: backups dump the schema's tables.
+func TestSchemaTablesListed(t *testing.T) { sqldbtest.TablesListed(t, Schema()) }

@@ -105,3 +105,6 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		t.Fatalf("backups of a current store: %v", files)
 	}
 }
+
+// TestStoreTablesAreAllTables: backups dump storeTables.
+func TestStoreTablesAreAllTables(t *testing.T) { sqldbtest.TablesListed(t, Schema()) }

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -29,6 +30,7 @@ func TestBadInput(t *testing.T) {
 	sa := must[client.User](t)(c.CreateServiceAccount(ctx, client.ServiceAccountRequest{Name: "sa"}))
 	me := must[client.User](t)(c.CurrentUser(ctx))
 	comps := must[client.Page[client.Component]](t)(c.ListComponents(ctx, filters("type", "orchestrator")))
+	repo := must[client.CodeRepository](t)(c.CreateCodeRepository(ctx, client.CodeRepositoryRequest{Name: "r", Project: "bad", Source: json.RawMessage(`"repos.Git"`)}))
 
 	before := map[string]int{}
 	for _, tb := range storeTables {
@@ -48,11 +50,12 @@ func TestBadInput(t *testing.T) {
 	posts := []string{"/users", "/service_accounts", "/service_accounts/" + sa.ID + "/api_keys", "/projects", "/stacks",
 		"/components", "/flavors", "/pipelines", "/pipeline_snapshots", "/runs", "/steps", "/artifacts",
 		"/artifact_versions", "/models", "/model_versions", "/secrets", "/tags", "/run-metadata",
-		"/runs/" + run.ID + "/logs", "/steps/" + step.ID + "/logs"}
+		"/runs/" + run.ID + "/logs", "/steps/" + step.ID + "/logs", "/code_repositories"}
 	puts := []string{"/users/" + me.ID, "/service_accounts/" + sa.ID, "/projects/" + f.project.ID, "/stacks/" + f.stack.ID,
 		"/components/" + comps.Items[0].ID, "/pipelines/" + f.pipeline.ID, "/pipeline_snapshots/" + f.snapshot.ID,
 		"/runs/" + run.ID, "/steps/" + step.ID, "/artifacts/" + art.ID, "/artifact_versions/" + av.ID,
-		"/models/" + model.ID, "/model_versions/" + mv.ID, "/secrets/" + sec.ID, "/tags/" + tag.ID, "/settings"}
+		"/models/" + model.ID, "/model_versions/" + mv.ID, "/secrets/" + sec.ID, "/tags/" + tag.ID, "/settings",
+		"/code_repositories/" + repo.ID}
 	malformed := []struct {
 		name, ct, body string
 		want           int
@@ -154,7 +157,7 @@ func TestBadInput(t *testing.T) {
 	t.Run("bad lists and paths", func(t *testing.T) {
 		lists := []string{"/users", "/service_accounts", "/projects", "/stacks", "/components", "/flavors", "/pipelines",
 			"/pipeline_snapshots", "/runs", "/steps", "/artifacts", "/artifact_versions", "/models", "/model_versions",
-			"/secrets", "/tags", "/runs/" + run.ID + "/steps"}
+			"/secrets", "/tags", "/runs/" + run.ID + "/steps", "/code_repositories"}
 		for _, l := range lists {
 			for _, q := range []string{"no_such_filter=1", "sort_by=desc:no_such_field", "size=0", "size=10001",
 				"page=0", "page=x", "logical_operator=xor", "hydrate=perhaps", "created=gt:not-a-date", "id=not-an-id",

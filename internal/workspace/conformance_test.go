@@ -24,7 +24,79 @@ func TestConformance(t *testing.T) {
 		t.Run("models", func(t *testing.T) { conformModels(t, c) })
 		t.Run("secrets", func(t *testing.T) { conformSecrets(t, srv, c) })
 		t.Run("tags and metadata", func(t *testing.T) { conformTags(t, c) })
+		t.Run("code repositories", func(t *testing.T) { conformCodeRepositories(t, srv, c) })
 	})
+}
+
+// conformCodeRepositories creates, finds, changes and deletes code
+// repositories, and refuses what the SDK would not write.
+func conformCodeRepositories(t *testing.T, srv *Server, c *client.Workspace) {
+	ctx := context.Background()
+	must[client.Project](t)(c.CreateProject(ctx, client.ProjectRequest{Name: "code"}))
+	desc := "the training code"
+	gitlab := must[client.CodeRepository](t)(c.CreateCodeRepository(ctx, client.CodeRepositoryRequest{
+		Name: "training", Project: "code", Description: &desc,
+		Config: map[string]any{"instance": "gitlab.internal", "group": "ml", "project": "training", "token": "{{gitlab.token}}"},
+		Source: json.RawMessage(`{"module": "zenml.integrations.gitlab.code_repositories", "attribute": "GitLabCodeRepository", "type": "internal"}`)}))
+	if gitlab.Body.ProjectID == "" || gitlab.Metadata == nil || gitlab.Metadata.Config["group"] != "ml" || *gitlab.Metadata.Description != desc {
+		t.Fatalf("created: %+v %+v", gitlab.Body, gitlab.Metadata)
+	}
+	if string(gitlab.Body.Source) != `{"module":"zenml.integrations.gitlab.code_repositories","attribute":"GitLabCodeRepository","type":"internal"}` {
+		t.Fatalf("source %s", gitlab.Body.Source)
+	}
+	// A dotted path is read as the SDK reads one.
+	local := must[client.CodeRepository](t)(c.CreateCodeRepository(ctx, client.CodeRepositoryRequest{
+		Name: "monorepo", Project: "code", Source: json.RawMessage(`"repos.git.LocalGitRepository"`)}))
+	var src map[string]string
+	if err := json.Unmarshal(local.Body.Source, &src); err != nil || src["module"] != "repos.git" || src["attribute"] != "LocalGitRepository" || src["type"] != "unknown" {
+		t.Fatalf("dotted source: %s", local.Body.Source)
+	}
+	if local.Body.LogoURL != nil || local.Metadata.Description != nil {
+		t.Fatalf("unset logo and description: %+v %+v", local.Body, local.Metadata)
+	}
+
+	page := must[client.Page[client.CodeRepository]](t)(c.ListCodeRepositories(ctx, &client.ListOptions{Project: "code", SortBy: "asc:name"}))
+	if page.Total != 2 || page.Items[0].Name != "monorepo" || page.Items[1].Name != "training" || page.Items[0].Metadata != nil {
+		t.Fatalf("list: %+v", page)
+	}
+	page = must[client.Page[client.CodeRepository]](t)(c.ListCodeRepositories(ctx, filters("name", "contains:TRAIN")))
+	if page.Total != 1 || page.Items[0].ID != gitlab.ID {
+		t.Fatalf("name contains: %+v", page)
+	}
+
+	logo, name := "https://gitlab.internal/logo.png", "training-code"
+	got := must[client.CodeRepository](t)(c.UpdateCodeRepository(ctx, gitlab.ID, client.CodeRepositoryUpdate{Name: &name, LogoURL: &logo, Config: map[string]any{"group": "ml-platform"}}))
+	if got.Name != name || *got.Body.LogoURL != logo || got.Metadata.Config["group"] != "ml-platform" || *got.Metadata.Description != desc {
+		t.Fatalf("updated: %+v %+v", got, got.Metadata)
+	}
+	_, err := c.CreateCodeRepository(ctx, client.CodeRepositoryRequest{Name: "monorepo", Project: "code", Source: json.RawMessage(`"a.B"`)})
+	wantStatus(t, err, http.StatusConflict)
+
+	before := countRows(t, srv.db, "code_repositories")
+	for _, bad := range []client.CodeRepositoryRequest{
+		{Name: "x", Project: "code"},
+		{Name: "x", Project: "code", Source: json.RawMessage(`"NoModule"`)},
+		{Name: "x", Project: "code", Source: json.RawMessage(`{"attribute": "A"}`)},
+		{Name: "x", Project: "code", Source: json.RawMessage(`{"module": "m", "type": 3}`)},
+		{Name: "x", Project: "code", Source: json.RawMessage(`[1]`)},
+		{Name: "", Project: "code", Source: json.RawMessage(`"a.B"`)},
+		{Name: "x", Project: "code", Source: json.RawMessage(`"a.B"`), LogoURL: ptr("javascript:alert(1)")},
+	} {
+		_, err := c.CreateCodeRepository(ctx, bad)
+		wantStatus(t, err, http.StatusUnprocessableEntity)
+	}
+	_, err = c.CreateCodeRepository(ctx, client.CodeRepositoryRequest{Name: "x", Project: "no-such-project", Source: json.RawMessage(`"a.B"`)})
+	wantStatus(t, err, http.StatusNotFound)
+	if after := countRows(t, srv.db, "code_repositories"); after != before {
+		t.Fatalf("refused requests left %d rows", after-before)
+	}
+
+	if err := c.DeleteCodeRepository(ctx, local.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetCodeRepository(ctx, local.ID, false)
+	wantStatus(t, err, http.StatusNotFound)
+	wantStatus(t, c.DeleteCodeRepository(ctx, local.ID), http.StatusNotFound)
 }
 
 // conformLineage records a run of two steps where the second reads what the

@@ -33,6 +33,7 @@ const (
 	rtSecret          rbac.ResourceType = "secret"
 	rtTag             rbac.ResourceType = "tag"
 	rtRunMetadata     rbac.ResourceType = "run_metadata"
+	rtCodeRepository  rbac.ResourceType = "code_repository"
 )
 
 func ok(w http.ResponseWriter, v any) error {

@@ -11,7 +11,7 @@ var storeTables = []string{
 	"ws_settings", "users", "api_keys", "projects", "flavors", "stack_components", "stacks",
 	"stack_composition", "pipelines", "pipeline_snapshots", "pipeline_runs", "step_runs",
 	"step_run_parents", "artifacts", "artifact_versions", "step_run_artifacts", "models",
-	"model_versions", "secrets", "tags", "tag_resources", "run_metadata",
+	"model_versions", "secrets", "tags", "tag_resources", "run_metadata", "code_repositories",
 }
 
 // migrations is the schema, step by step. Never edit a released step: add
@@ -278,5 +278,19 @@ CREATE INDEX projects_display_name ON projects (display_name, id);
 CREATE INDEX tags_user ON tags (user_id, created, id);
 CREATE INDEX users_email ON users (email, id);
 CREATE INDEX users_full_name ON users (full_name, id);
+`},
+	{Version: 3, Name: "code repositories", SQL: `
+CREATE TABLE code_repositories (
+  id VARCHAR(36) PRIMARY KEY, name VARCHAR(255) NOT NULL, project_id VARCHAR(36) NOT NULL,
+  user_id VARCHAR(36), source BLOBTEXT NOT NULL, config BLOBTEXT NOT NULL,
+  logo_url VARCHAR(2048), description BLOBTEXT,
+  created BIGINT NOT NULL, updated BIGINT NOT NULL,
+  FOREIGN KEY (project_id) REFERENCES projects (id));
+CREATE UNIQUE INDEX code_repositories_project_name ON code_repositories (project_id, name);
+CREATE INDEX code_repositories_name ON code_repositories (name, id);
+CREATE INDEX code_repositories_created ON code_repositories (created, id);
+CREATE INDEX code_repositories_updated ON code_repositories (updated, id);
+CREATE INDEX code_repositories_project_created ON code_repositories (project_id, created, id);
+CREATE INDEX code_repositories_user ON code_repositories (user_id, created, id);
 `},
 }

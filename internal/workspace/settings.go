@@ -189,10 +189,8 @@ func validateSettingsUpdate(u *client.ServerSettingsUpdate) error {
 		}
 		u.ServerName = &name
 	}
-	if u.LogoURL != nil && *u.LogoURL != "" {
-		if !isHTTPURL(*u.LogoURL) || len(*u.LogoURL) > 2048 {
-			return errs.E(errs.Invalid, "logo_url must be an http(s) URL (of a server inside your network), or empty to remove the logo")
-		}
+	if err := checkLogoURL(u.LogoURL); err != nil {
+		return err
 	}
 	if u.EnableAnalytics != nil && *u.EnableAnalytics {
 		return errs.E(errs.Invalid, "this server sends no analytics: it is built to run without the internet, so enable_analytics stays false")

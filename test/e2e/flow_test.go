@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -222,6 +223,19 @@ func TestWholeFlow(t *testing.T) {
 			proj, _ := viewer.GetProject(ctx, "default")
 			if _, err := viewer.CreatePipeline(ctx, client.PipelineRequest{Name: "viewers-own", Project: proj.ID}); client.StatusOf(err) != 403 {
 				t.Fatalf("viewer creates a pipeline: %v", err)
+			}
+			// Code repositories, which the SDK lists before every run: the
+			// editor adds one, the viewer sees it and may not add another.
+			repo, err := editor.CreateCodeRepository(ctx, client.CodeRepositoryRequest{Name: "training-code", Project: proj.ID,
+				Source: json.RawMessage(`{"module": "zenml.integrations.gitlab.code_repositories", "attribute": "GitLabCodeRepository", "type": "internal"}`)})
+			if err != nil {
+				t.Fatalf("editor adds a code repository: %v", err)
+			}
+			if repos, err := viewer.ListCodeRepositories(ctx, nil); err != nil || repos.Total != 1 || repos.Items[0].ID != repo.ID {
+				t.Fatalf("viewer lists code repositories: %+v, %v", repos, err)
+			}
+			if _, err := viewer.CreateCodeRepository(ctx, client.CodeRepositoryRequest{Name: "viewers-own", Project: proj.ID, Source: json.RawMessage(`"repos.Git"`)}); client.StatusOf(err) != 403 {
+				t.Fatalf("viewer adds a code repository: %v", err)
 			}
 
 			// A member of another organization is refused at login.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -110,4 +111,37 @@ func MustOpen(t testing.TB, url string) *sqldb.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TablesListed fails unless s.Tables names every table s's migrations make
+// (on SQLite), the version table aside: backups dump s.Tables, so a table
+// missing there would be missing from every backup.
+func TablesListed(t *testing.T, s sqldb.Schema) {
+	t.Helper()
+	ctx := context.Background()
+	db := MustOpen(t, URL(t, "sqlite"))
+	if _, err := db.Migrate(ctx, s.VersionTable, s.Migrations, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var made []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if name != s.VersionTable {
+			made = append(made, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if listed := slices.Sorted(slices.Values(s.Tables)); !slices.Equal(made, listed) {
+		t.Fatalf("%s: the migrations make the tables\n%v\nbut Tables lists\n%v", s.Name, made, listed)
+	}
 }
