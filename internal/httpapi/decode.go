@@ -18,11 +18,23 @@ const MaxBody = 1 << 20
 // DecodeJSON reads exactly one JSON value from the body into v, refusing a
 // wrong content type, unknown fields, trailing data and oversized bodies.
 func DecodeJSON(r *http.Request, v any) error {
+	return decodeJSON(r, v, true)
+}
+
+// DecodeJSONIgnoringUnknown is DecodeJSON for a protocol whose clients may
+// send fields this server does not know, which it ignores.
+func DecodeJSONIgnoringUnknown(r *http.Request, v any) error {
+	return decodeJSON(r, v, false)
+}
+
+func decodeJSON(r *http.Request, v any, strict bool) error {
 	if err := wantContentType(r, "application/json"); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}

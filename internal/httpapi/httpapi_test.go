@@ -83,6 +83,26 @@ func TestDecodeJSON(t *testing.T) {
 	}
 }
 
+// TestDecodeJSONIgnoringUnknown: unknown fields are skipped, whatever they
+// hold; everything else is refused as by DecodeJSON.
+func TestDecodeJSONIgnoringUnknown(t *testing.T) {
+	decode := func(body string) (struct{ Name string }, error) {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		var v struct{ Name string }
+		return v, DecodeJSONIgnoringUnknown(r, &v)
+	}
+	v, err := decode(`{"nam": "a", "name": "b", "later": {"x": [1, null]}, "gone": null}`)
+	if err != nil || v.Name != "b" {
+		t.Fatalf("%+v, %v", v, err)
+	}
+	for _, body := range []string{`{"name": 1, "x": 2}`, `{"x": 1} {}`, `{"x": `, `[]`, ``} {
+		if _, err := decode(body); errs.KindOf(err) != errs.Invalid {
+			t.Errorf("%q: %v, want a validation error", body, err)
+		}
+	}
+}
+
 func TestLimitBodyAndRecover(t *testing.T) {
 	var h http.Handler = Handle(func(w http.ResponseWriter, r *http.Request) error {
 		if r.URL.Path == "/panic" {

@@ -77,11 +77,17 @@ func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *princip
 }
 
 // decode reads a JSON body strictly and refuses query parameters.
+// decode reads a request's JSON body into v. Fields v does not have are
+// ignored, as the original server's models do ("extra" allowed on all of
+// them, so that clients and servers of different versions work together):
+// its Python SDK sends every field of its request models, nulls included,
+// many more than this server reads. Everything else is strict: content
+// type, syntax, types, one value, size, no query parameters.
 func decode(r *http.Request, v any) error {
 	if err := httpapi.QueryOnly(r.URL.Query()); err != nil {
 		return err
 	}
-	return httpapi.DecodeJSON(r, v)
+	return httpapi.DecodeJSONIgnoringUnknown(r, v)
 }
 
 // pathID returns the {name} path value, which must be an id.

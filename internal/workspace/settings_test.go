@@ -49,7 +49,7 @@ func TestServerSettings(t *testing.T) {
 			{`{"logo_url": "ftp://x/logo.png"}`, "logo_url"},
 			{`{"logo_url": "logo.png"}`, "logo_url"},
 			{`{"enable_analytics": true}`, "no analytics"},
-			{`{"server_name": "x", "colour": "red"}`, "colour"},
+			{`{"server_name": "x", "logo_url": 3}`, "logo_url"},
 			{`{"display_updates": "yes"}`, ""},
 		} {
 			code, out := raw(t, hs, admin.Token(), "PUT", "/api/v1/settings", "application/json", bad.body)
