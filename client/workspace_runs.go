@@ -250,3 +250,9 @@ func (w *Workspace) DeleteCodeRepository(ctx context.Context, id string) error {
 func (w *Workspace) ListCodeRepositories(ctx context.Context, o *ListOptions) (Page[CodeRepository], error) {
 	return list[CodeRepository](ctx, w, "/code_repositories", o)
 }
+
+// CreateArtifactVersions creates rs in one request, all or none, and
+// returns them in order.
+func (w *Workspace) CreateArtifactVersions(ctx context.Context, rs []ArtifactVersionRequest) ([]ArtifactVersion, error) {
+	return send[[]ArtifactVersion](ctx, w, http.MethodPost, "/artifact_versions/batch", rs)
+}

@@ -203,3 +203,39 @@ func (s *Server) deleteArtifactVersion(w http.ResponseWriter, r *http.Request, p
 	s.forget(r.Context(), rtArtifactVersion, v.Body.ProjectID, v.ID)
 	return ok(w, nil)
 }
+
+// maxBatch bounds the items of one batch request.
+const maxBatch = 1000
+
+// createArtifactVersions is POST /artifact_versions/batch: a list of
+// artifact version requests, answered with the list of versions made, in
+// order. The SDK stores a step's outputs this way. Every item is checked
+// and authorized first, and all are written in one transaction: a batch
+// with one bad item writes nothing.
+func (s *Server) createArtifactVersions(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var reqs []client.ArtifactVersionRequest
+	if err := decode(r, &reqs); err != nil {
+		return err
+	}
+	if len(reqs) == 0 || len(reqs) > maxBatch {
+		return errs.E(errs.Invalid, "a batch holds 1 to %d artifact versions, not %d", maxBatch, len(reqs))
+	}
+	projects := make([]string, len(reqs))
+	known := map[string]string{}
+	for i := range reqs {
+		if err := validateArtifactVersionRequest(&reqs[i]); err != nil {
+			return itemErr(i, err)
+		}
+		ref := reqs[i].Project
+		id, ok := known[ref]
+		if !ok {
+			var err error
+			if id, err = s.projectFor(r.Context(), p, ref, rtArtifactVersion); err != nil {
+				return itemErr(i, err)
+			}
+			known[ref] = id
+		}
+		projects[i] = id
+	}
+	return respond(w)(s.store.CreateArtifactVersions(r.Context(), p.UserID, projects, reqs))
+}

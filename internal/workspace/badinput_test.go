@@ -50,7 +50,7 @@ func TestBadInput(t *testing.T) {
 	posts := []string{"/users", "/service_accounts", "/service_accounts/" + sa.ID + "/api_keys", "/projects", "/stacks",
 		"/components", "/flavors", "/pipelines", "/pipeline_snapshots", "/runs", "/steps", "/artifacts",
 		"/artifact_versions", "/models", "/model_versions", "/secrets", "/tags", "/run-metadata",
-		"/runs/" + run.ID + "/logs", "/steps/" + step.ID + "/logs", "/code_repositories"}
+		"/runs/" + run.ID + "/logs", "/steps/" + step.ID + "/logs", "/code_repositories", "/artifact_versions/batch"}
 	puts := []string{"/users/" + me.ID, "/service_accounts/" + sa.ID, "/projects/" + f.project.ID, "/stacks/" + f.stack.ID,
 		"/components/" + comps.Items[0].ID, "/pipelines/" + f.pipeline.ID, "/pipeline_snapshots/" + f.snapshot.ID,
 		"/runs/" + run.ID, "/steps/" + step.ID, "/artifacts/" + art.ID, "/artifact_versions/" + av.ID,

@@ -25,7 +25,45 @@ func TestConformance(t *testing.T) {
 		t.Run("secrets", func(t *testing.T) { conformSecrets(t, srv, c) })
 		t.Run("tags and metadata", func(t *testing.T) { conformTags(t, c) })
 		t.Run("code repositories", func(t *testing.T) { conformCodeRepositories(t, srv, c) })
+		t.Run("artifact versions in a batch", func(t *testing.T) { conformArtifactBatch(t, srv, c) })
 	})
+}
+
+// conformArtifactBatch creates artifact versions as the SDK stores a step's
+// outputs: several in one request, all or none.
+func conformArtifactBatch(t *testing.T, srv *Server, c *client.Workspace) {
+	ctx := context.Background()
+	must[client.Project](t)(c.CreateProject(ctx, client.ProjectRequest{Name: "batch"}))
+	first := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{ArtifactName: "model", Project: "batch", Type: "ModelArtifact", URI: "/a/model/1"}))
+	got := must[[]client.ArtifactVersion](t)(c.CreateArtifactVersions(ctx, []client.ArtifactVersionRequest{
+		{ArtifactName: "features", Project: "batch", Type: "DataArtifact", URI: "/a/features/1", Tags: []string{"daily"}},
+		{ArtifactID: first.Body.ArtifactID, Project: "batch", Type: "ModelArtifact", URI: "/a/model/2"},
+		{ArtifactName: "report", Project: "batch", Type: "DataArtifact", URI: "/a/report/1", Version: "v1"},
+	}))
+	if len(got) != 3 || got[0].Name != "features" || got[0].Body.Version != "1" || got[1].Body.ArtifactID != first.Body.ArtifactID ||
+		got[1].Body.Version != "2" || got[2].Name != "report" || got[2].Body.Version != "v1" || got[0].Metadata == nil {
+		t.Fatalf("batch: %+v", got)
+	}
+	if tags := got[0].Resources.Tags; len(tags) != 1 || tags[0].Name != "daily" {
+		t.Fatalf("tags of the first: %+v", got[0].Resources)
+	}
+	// One bad item: nothing of the batch is written, and the error says which.
+	arts, vers := countRows(t, srv.db, "artifacts"), countRows(t, srv.db, "artifact_versions")
+	_, err := c.CreateArtifactVersions(ctx, []client.ArtifactVersionRequest{
+		{ArtifactName: "never", Project: "batch", Type: "DataArtifact", URI: "/a/never/1"},
+		{ArtifactID: newID(), Project: "batch", Type: "DataArtifact", URI: "/a/x"},
+	})
+	wantStatus(t, err, http.StatusNotFound)
+	if e := err.(*client.Error); !strings.Contains(e.Msg, "item 1") {
+		t.Fatalf("error names no item: %v", err)
+	}
+	_, err = c.CreateArtifactVersions(ctx, []client.ArtifactVersionRequest{{ArtifactName: "never", Project: "batch", Type: "DataArtifact", URI: "/a/never/1"}, {Project: "batch"}})
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+	_, err = c.CreateArtifactVersions(ctx, nil)
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+	if a, v := countRows(t, srv.db, "artifacts"), countRows(t, srv.db, "artifact_versions"); a != arts || v != vers {
+		t.Fatalf("refused batches left %d artifacts and %d versions", a-arts, v-vers)
+	}
 }
 
 // conformCodeRepositories creates, finds, changes and deletes code

@@ -115,6 +115,7 @@ func (s *Server) routes() http.Handler {
 	authed("DELETE /api/v1/artifacts/{id}", s.deleteArtifact)
 	authed("GET /api/v1/artifact_versions", s.listArtifactVersions)
 	authed("POST /api/v1/artifact_versions", s.createArtifactVersion)
+	authed("POST /api/v1/artifact_versions/batch", s.createArtifactVersions)
 	authed("GET /api/v1/artifact_versions/{id}", s.getArtifactVersion)
 	authed("PUT /api/v1/artifact_versions/{id}", s.updateArtifactVersion)
 	authed("DELETE /api/v1/artifact_versions/{id}", s.deleteArtifactVersion)

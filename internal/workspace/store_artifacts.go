@@ -228,51 +228,88 @@ func (s *Store) ListArtifactVersions(ctx context.Context, lq *listQuery) (client
 // CreateArtifactVersion stores a version of an artifact named by id or by
 // name (created when missing). Without a version, the next number is used.
 func (s *Store) CreateArtifactVersion(ctx context.Context, userID, projectID string, r client.ArtifactVersionRequest) (client.ArtifactVersion, error) {
-	id := s.idFunc()
+	var id string
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		artifactID := r.ArtifactID
-		if artifactID != "" {
-			var p string
-			if err := tx.QueryRow(ctx, "SELECT project_id FROM artifacts WHERE id = ?", artifactID).Scan(&p); err != nil {
-				return notFound(err, "artifact", artifactID)
-			}
-			if p != projectID {
-				return errs.E(errs.Invalid, "artifact %s belongs to another project", artifactID)
-			}
-		} else {
-			err := tx.QueryRow(ctx, "SELECT id FROM artifacts WHERE project_id = ? AND name = ?", projectID, r.ArtifactName).Scan(&artifactID)
-			if errors.Is(err, sql.ErrNoRows) {
-				artifactID, err = s.insertArtifact(ctx, tx, userID, projectID, r.ArtifactName, r.HasCustomName)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, "UPDATE artifacts SET version_count = version_count + 1, updated = ? WHERE id = ?", s.now(), artifactID); err != nil {
-			return err
-		}
-		if r.Version == "" {
-			var n int64
-			if err := tx.QueryRow(ctx, "SELECT version_count FROM artifacts WHERE id = ?", artifactID).Scan(&n); err != nil {
-				return err
-			}
-			r.Version = strconv.FormatInt(n, 10)
-		}
-		if r.SaveType == "" {
-			r.SaveType = "step_output"
-		}
-		now := s.now()
-		_, err := tx.Exec(ctx, "INSERT INTO artifact_versions ("+artifactVersionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?)",
-			id, artifactID, r.Version, projectID, emptyNull(userID), r.Type, r.URI, rawOr(r.Materializer, "null"), rawOr(r.DataType, "null"), r.SaveType, now, now)
-		if err != nil {
-			return writeErr(err, "artifact version")
-		}
-		return s.setTags(ctx, tx, tagArtifactVersion, id, userID, r.Tags, nil)
+		var err error
+		id, err = s.writeArtifactVersion(ctx, tx, userID, projectID, r)
+		return err
 	})
 	if err != nil {
 		return client.ArtifactVersion{}, err
 	}
 	return s.ArtifactVersion(ctx, id, true)
+}
+
+// CreateArtifactVersions creates rs, rs[i] in project projectIDs[i], in
+// one transaction: all of them or, if one fails, none.
+func (s *Store) CreateArtifactVersions(ctx context.Context, userID string, projectIDs []string, rs []client.ArtifactVersionRequest) ([]client.ArtifactVersion, error) {
+	ids := make([]string, len(rs))
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		for i, r := range rs {
+			var err error
+			if ids[i], err = s.writeArtifactVersion(ctx, tx, userID, projectIDs[i], r); err != nil {
+				return itemErr(i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.getArtifactVersions(ctx, s.db, ids, true)
+}
+
+// itemErr says which item of a batch err is about, when err is the
+// client's to see.
+func itemErr(i int, err error) error {
+	if k := errs.KindOf(err); k != errs.Other {
+		return errs.E(k, "item %d: %s", i, errs.Message(err))
+	}
+	return err
+}
+
+// writeArtifactVersion writes one artifact version within tx (its artifact
+// too, when the request names a new one) and returns its id.
+func (s *Store) writeArtifactVersion(ctx context.Context, tx *sqldb.Tx, userID, projectID string, r client.ArtifactVersionRequest) (string, error) {
+	id := s.idFunc()
+	artifactID := r.ArtifactID
+	if artifactID != "" {
+		var p string
+		if err := tx.QueryRow(ctx, "SELECT project_id FROM artifacts WHERE id = ?", artifactID).Scan(&p); err != nil {
+			return "", notFound(err, "artifact", artifactID)
+		}
+		if p != projectID {
+			return "", errs.E(errs.Invalid, "artifact %s belongs to another project", artifactID)
+		}
+	} else {
+		err := tx.QueryRow(ctx, "SELECT id FROM artifacts WHERE project_id = ? AND name = ?", projectID, r.ArtifactName).Scan(&artifactID)
+		if errors.Is(err, sql.ErrNoRows) {
+			artifactID, err = s.insertArtifact(ctx, tx, userID, projectID, r.ArtifactName, r.HasCustomName)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	if _, err := tx.Exec(ctx, "UPDATE artifacts SET version_count = version_count + 1, updated = ? WHERE id = ?", s.now(), artifactID); err != nil {
+		return "", err
+	}
+	if r.Version == "" {
+		var n int64
+		if err := tx.QueryRow(ctx, "SELECT version_count FROM artifacts WHERE id = ?", artifactID).Scan(&n); err != nil {
+			return "", err
+		}
+		r.Version = strconv.FormatInt(n, 10)
+	}
+	if r.SaveType == "" {
+		r.SaveType = "step_output"
+	}
+	now := s.now()
+	_, err := tx.Exec(ctx, "INSERT INTO artifact_versions ("+artifactVersionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?)",
+		id, artifactID, r.Version, projectID, emptyNull(userID), r.Type, r.URI, rawOr(r.Materializer, "null"), rawOr(r.DataType, "null"), r.SaveType, now, now)
+	if err != nil {
+		return "", writeErr(err, "artifact version")
+	}
+	return id, s.setTags(ctx, tx, tagArtifactVersion, id, userID, r.Tags, nil)
 }
 
 func (s *Store) UpdateArtifactVersion(ctx context.Context, userID, id string, u client.ArtifactVersionUpdate) (client.ArtifactVersion, error) {
