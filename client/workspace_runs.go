@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -45,8 +47,26 @@ func (w *Workspace) DeleteSnapshot(ctx context.Context, id string) error {
 func (w *Workspace) ListRuns(ctx context.Context, o *ListOptions) (Page[Run], error) {
 	return list[Run](ctx, w, "/runs", o)
 }
+
+// CreateRun creates a run, or returns the run of the same name, snapshot
+// and orchestrator run id when there is one.
 func (w *Workspace) CreateRun(ctx context.Context, r RunRequest) (Run, error) {
-	return send[Run](ctx, w, http.MethodPost, "/runs", r)
+	run, _, err := w.GetOrCreateRun(ctx, r)
+	return run, err
+}
+
+// GetOrCreateRun is POST /runs as the server answers it: [run, created].
+func (w *Workspace) GetOrCreateRun(ctx context.Context, r RunRequest) (Run, bool, error) {
+	pair, err := send[[]json.RawMessage](ctx, w, http.MethodPost, "/runs", r)
+	if err != nil {
+		return Run{}, false, err
+	}
+	var run Run
+	var created bool
+	if len(pair) != 2 || json.Unmarshal(pair[0], &run) != nil || json.Unmarshal(pair[1], &created) != nil {
+		return Run{}, false, fmt.Errorf("POST /runs: the answer is not [run, created]")
+	}
+	return run, created, nil
 }
 func (w *Workspace) GetRun(ctx context.Context, id string, hydrate bool) (Run, error) {
 	return get[Run](ctx, w, "/runs/"+id, hydrated(hydrate))

@@ -217,9 +217,13 @@ func TestUnknownFieldsIgnored(t *testing.T) {
 		"user": "`+me.ID+`", "status": "initializing", "status_reason": null, "orchestrator_run_id": null,
 		"start_time": null, "end_time": null, "orchestrator_environment": {"python": "3.12"}, "trigger_info": null,
 		"tags": null, "logs": null, "pipeline": "`+f.pipeline.ID+`", "client_environment": {}}`)
+	var pair []json.RawMessage
 	var run client.Run
-	if err := json.Unmarshal([]byte(out), &run); err != nil || run.Name != "sdk-run" || run.Body.Status != client.StatusInitializing {
-		t.Fatalf("run: %s (%v)", out, err)
+	if err := json.Unmarshal([]byte(out), &pair); err != nil || len(pair) != 2 || string(pair[1]) != "true" {
+		t.Fatalf("POST /runs answers [run, created]: %s (%v)", out, err)
+	}
+	if err := json.Unmarshal(pair[0], &run); err != nil || run.Name != "sdk-run" || run.Body.Status != client.StatusInitializing {
+		t.Fatalf("run: %s (%v)", pair[0], err)
 	}
 	post("PUT", "/pipelines/"+f.pipeline.ID, `{"description": "from a newer SDK", "some_later_field": [1, {"a": null}]}`)
 	if p := must[client.Pipeline](t)(c.GetPipeline(ctx, f.pipeline.ID, true)); p.Metadata.Description != "from a newer SDK" {

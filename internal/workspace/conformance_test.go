@@ -313,6 +313,20 @@ func conformConstraints(t *testing.T, srv *Server, c *client.Workspace) {
 	run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "constraints", Status: "running"}))
 	_, err = c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "constraints", Status: "running"})
 	wantStatus(t, err, http.StatusConflict)
+	// POST /runs is get-or-create: the run of the same name, snapshot and
+	// orchestrator run id is answered again, not made twice.
+	orch := client.RunRequest{Name: "orch", Snapshot: f.snapshot.ID, Project: "constraints", Status: "running", OrchestratorRunID: ptr("pod-42")}
+	made, created, err := c.GetOrCreateRun(ctx, orch)
+	if err != nil || !created {
+		t.Fatalf("first: %v %v", created, err)
+	}
+	again, created, err := c.GetOrCreateRun(ctx, orch)
+	if err != nil || created || again.ID != made.ID {
+		t.Fatalf("again: %s %v %v, want %s", again.ID, created, err, made.ID)
+	}
+	orch.OrchestratorRunID = ptr("pod-43")
+	_, _, err = c.GetOrCreateRun(ctx, orch)
+	wantStatus(t, err, http.StatusConflict)
 	wantStatus(t, c.DeleteSnapshot(ctx, f.snapshot.ID), http.StatusConflict)
 	wantStatus(t, c.DeleteProject(ctx, f.project.ID), http.StatusConflict)
 

@@ -51,6 +51,10 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, p *principal) 
 	return respond(w)(s.store.ListRuns(r.Context(), lq))
 }
 
+// createRun is POST /runs, which the original answers as get-or-create:
+// [run, created]. A run whose name is taken is the same run when it names
+// the same snapshot and orchestrator run id (the SDK's steps may each try
+// to create the run of the pipeline run they belong to); otherwise 409.
 func (s *Server) createRun(w http.ResponseWriter, r *http.Request, p *principal) error {
 	var req client.RunRequest
 	if err := decode(r, &req); err != nil {
@@ -63,7 +67,20 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request, p *principal)
 	if err != nil {
 		return err
 	}
-	return respond(w)(s.store.CreateRun(r.Context(), p.UserID, project, req))
+	run, created, err := s.store.GetOrCreateRun(r.Context(), p.UserID, project, req)
+	if err != nil {
+		return err
+	}
+	if !created {
+		if err := s.authorize(r.Context(), p, rbac.Read, rtRun, run.Body.ProjectID, run.ID, run.Body.UserID); err != nil {
+			return err
+		}
+	}
+	writeAppended(w, func(b []byte) []byte {
+		b = appendRun(append(b, '['), &run)
+		return append(strconv.AppendBool(append(b, ','), created), ']')
+	})
+	return nil
 }
 
 // run reads the {id} run and checks that p may do action on it.

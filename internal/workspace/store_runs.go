@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -312,6 +313,30 @@ func (s *Store) CreateRun(ctx context.Context, userID, projectID string, r clien
 		return client.Run{}, err
 	}
 	return s.Run(ctx, id, true)
+}
+
+// GetOrCreateRun creates r, or, when its name is taken and r names an
+// orchestrator run id, returns the run of the same snapshot and
+// orchestrator run id, with created false.
+func (s *Store) GetOrCreateRun(ctx context.Context, userID, projectID string, r client.RunRequest) (client.Run, bool, error) {
+	run, err := s.CreateRun(ctx, userID, projectID, r)
+	if err == nil {
+		return run, true, nil
+	}
+	if !errs.Is(err, errs.Conflict) || r.OrchestratorRunID == nil || *r.OrchestratorRunID == "" {
+		return client.Run{}, false, err
+	}
+	var id string
+	lookErr := s.db.QueryRow(ctx, "SELECT id FROM pipeline_runs WHERE project_id = ? AND snapshot_id = ? AND orchestrator_run_id = ? AND name = ?",
+		projectID, r.Snapshot, *r.OrchestratorRunID, r.Name).Scan(&id)
+	if errors.Is(lookErr, sql.ErrNoRows) {
+		return client.Run{}, false, err
+	}
+	if lookErr != nil {
+		return client.Run{}, false, lookErr
+	}
+	run, err = s.Run(ctx, id, true)
+	return run, false, err
 }
 
 // UpdateRun changes a run's status, end, orchestrator id or tags. A status
