@@ -241,3 +241,23 @@ func TestUnknownFieldsIgnored(t *testing.T) {
 		t.Fatalf("a refused run left %d rows", after-before)
 	}
 }
+
+// TestReadFlagsTaken: the read flags newer SDKs send are taken, as
+// booleans, by single reads and lists; anything else unknown is still a 422.
+func TestReadFlagsTaken(t *testing.T) {
+	_, hs, c := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	ctx := context.Background()
+	f := newFixture(t, c, "flags")
+	run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "flags", Status: "running"}))
+	for path, want := range map[string]int{
+		"/api/v1/runs/" + run.ID + "?hydrate=true&include_python_packages=false&include_full_metadata=true&refresh_status=False": http.StatusOK,
+		"/api/v1/runs?include_full_metadata=false&hydrate=False&sort_by=desc:created":                                            http.StatusOK,
+		"/api/v1/pipelines/" + f.pipeline.ID + "?include_resources=true":                                                         http.StatusOK,
+		"/api/v1/runs/" + run.ID + "?include_full_metadata=perhaps":                                                              http.StatusUnprocessableEntity,
+		"/api/v1/runs?include_everything=true":                                                                                   http.StatusUnprocessableEntity,
+	} {
+		if code, out := raw(t, hs, c.Token(), "GET", path, "", ""); code != want {
+			t.Errorf("GET %s: %d, want %d: %s", path, code, want, out)
+		}
+	}
+}

@@ -132,6 +132,12 @@ func parseList(q url.Values, sp *listSpec) (*listQuery, error) {
 			return nil, errs.E(errs.Invalid, "query parameter %q is too long", name)
 		}
 		var err error
+		if slices.Contains(readFlags, name) {
+			if _, err := boolParam(name, v); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		switch name {
 		case "page":
 			lq.page, err = intParam(name, v, 1, 1<<30)

@@ -102,11 +102,22 @@ func pathID(r *http.Request, name string) (string, error) {
 // hydrate reads the hydrate flag of a single-resource read (default true).
 func hydrate(r *http.Request) (bool, error) {
 	q := r.URL.Query()
-	if err := httpapi.QueryOnly(q, "hydrate"); err != nil {
+	if err := httpapi.QueryOnly(q, append([]string{"hydrate"}, readFlags...)...); err != nil {
 		return false, err
+	}
+	for _, f := range readFlags {
+		if _, err := httpapi.Bool(q, f, false); err != nil {
+			return false, err
+		}
 	}
 	return httpapi.Bool(q, "hydrate", true)
 }
+
+// readFlags are flags of the original's reads that newer SDKs send and that
+// change nothing here, so they are taken (as booleans) and have no effect:
+// metadata and resources always come whole, no Python packages are
+// recorded, and a run's status is kept current by whoever runs it.
+var readFlags = []string{"include_full_metadata", "include_python_packages", "include_resources", "refresh_status"}
 
 // noQuery refuses query parameters where none are meant.
 func noQuery(r *http.Request) error { return httpapi.QueryOnly(r.URL.Query()) }
