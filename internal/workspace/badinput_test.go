@@ -261,3 +261,25 @@ func TestReadFlagsTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestSDKCacheLookup: the query the SDK makes for a cached step, as it
+// makes it.
+func TestSDKCacheLookup(t *testing.T) {
+	_, hs, c := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	ctx := context.Background()
+	f := newFixture(t, c, "cache")
+	run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "cache", Status: "running"}))
+	done := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "train", PipelineRunID: run.ID, Status: "completed", CacheKey: "k-1"}))
+	must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "eval", PipelineRunID: run.ID, Status: "failed", CacheKey: "k-1"}))
+	base := "/api/v1/steps?project=" + f.project.ID + "&cache_key=k-1&status=completed&sort_by=desc:created&size=1&logical_operator=and&page=1&hydrate=False"
+	for q, want := range map[string]int{"&cache_expired=False": 1, "&cache_expired=True": 0, "": 1} {
+		code, out := raw(t, hs, c.Token(), "GET", base+q, "", "")
+		var page client.Page[client.Step]
+		if code != http.StatusOK || json.Unmarshal([]byte(out), &page) != nil || len(page.Items) != want || (want == 1 && page.Items[0].ID != done.ID) {
+			t.Errorf("%s: %d %s", q, code, out)
+		}
+	}
+	if code, out := raw(t, hs, c.Token(), "GET", base+"&cache_expired=soon", "", ""); code != http.StatusUnprocessableEntity {
+		t.Errorf("cache_expired=soon: %d %s", code, out)
+	}
+}

@@ -24,7 +24,7 @@ var stepSpec = &listSpec{table: "step_runs", fields: baseFields(map[string]field
 	"code_hash":       {col: "code_hash", kind: kString},
 	"start_time":      {col: "start_time", kind: kTime, sort: true},
 	"end_time":        {col: "end_time", kind: kTime, sort: true},
-}), params: []string{"project", "user", "consumes_artifact_version_id"}}
+}), params: []string{"project", "user", "consumes_artifact_version_id", "cache_expired"}}
 
 const stepCols = "id, name, pipeline_run_id, project_id, user_id, status, start_time, end_time, cache_key, code_hash, config, spec, logs_uri, created, updated"
 
@@ -113,6 +113,18 @@ func (s *Store) Step(ctx context.Context, id string, hydrate bool) (client.Step,
 // steps, of any run, that read that artifact version: lineage forward,
 // across runs (the inverse of artifact versions' consumed_by_step_id).
 func (s *Store) ListSteps(ctx context.Context, lq *listQuery) (client.Page[client.Step], error) {
+	// The SDK looks for a cached step with cache_expired=false. A step's
+	// cache never expires here (no expiry is recorded), so false asks
+	// nothing and true matches no step.
+	if v := lq.params.Get("cache_expired"); v != "" {
+		expired, err := boolParam("cache_expired", v)
+		if err != nil {
+			return client.Page[client.Step]{}, err
+		}
+		if expired {
+			lq.addScope("1 = 0")
+		}
+	}
 	if av := lq.params.Get("consumes_artifact_version_id"); av != "" {
 		if !validID(av) {
 			return client.Page[client.Step]{}, errs.E(errs.Invalid, "consumes_artifact_version_id must be an artifact version id, not %q", av)
