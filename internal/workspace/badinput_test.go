@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -281,5 +282,35 @@ func TestSDKCacheLookup(t *testing.T) {
 	}
 	if code, out := raw(t, hs, c.Token(), "GET", base+"&cache_expired=soon", "", ""); code != http.StatusUnprocessableEntity {
 		t.Errorf("cache_expired=soon: %d %s", code, out)
+	}
+}
+
+// TestOnlyUnusedArtifactVersions: the SDK's artifact version filter always
+// sends only_unused (false unless asked); true lists the versions no step
+// read or wrote.
+func TestOnlyUnusedArtifactVersions(t *testing.T) {
+	_, hs, c := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	ctx := context.Background()
+	f := newFixture(t, c, "unused")
+	run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "unused", Status: "running"}))
+	used := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{ArtifactName: "used", Project: "unused", Type: "DataArtifact", URI: "/a/used"}))
+	spare := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{ArtifactName: "spare", Project: "unused", Type: "DataArtifact", URI: "/a/spare"}))
+	must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "s", PipelineRunID: run.ID, Status: "completed", Outputs: map[string][]string{"out": {used.ID}}}))
+	for q, want := range map[string][]string{"True": {spare.ID}, "False": {spare.ID, used.ID}} { // newest first
+		code, out := raw(t, hs, c.Token(), "GET", "/api/v1/artifact_versions?project=unused&sort_by=desc:created&only_unused="+q, "", "")
+		var page client.Page[client.ArtifactVersion]
+		if code != http.StatusOK || json.Unmarshal([]byte(out), &page) != nil {
+			t.Fatalf("only_unused=%s: %d %s", q, code, out)
+		}
+		var got []string
+		for _, v := range page.Items {
+			got = append(got, v.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("only_unused=%s: %v, want %v", q, got, want)
+		}
+	}
+	if code, _ := raw(t, hs, c.Token(), "GET", "/api/v1/artifact_versions?only_unused=sometimes", "", ""); code != http.StatusUnprocessableEntity {
+		t.Errorf("only_unused=sometimes: %d", code)
 	}
 }

@@ -137,7 +137,7 @@ var artifactVersionSpec = &listSpec{table: "artifact_versions", fields: baseFiel
 	"user_id":                  {col: "user_id", kind: kID},
 	"producer_pipeline_run_id": {col: "producer_pipeline_run_id", kind: kID},
 	"producer_step_run_id":     {col: "producer_step_run_id", kind: kID},
-}), params: append([]string{"artifact", "consumed_by_step_id"}, projectParams...)}
+}), params: append([]string{"artifact", "consumed_by_step_id", "only_unused"}, projectParams...)}
 
 const artifactVersionCols = "id, artifact_id, version, project_id, user_id, type, uri, materializer, data_type, save_type, producer_step_run_id, producer_pipeline_run_id, created, updated"
 
@@ -221,6 +221,17 @@ func (s *Store) ListArtifactVersions(ctx context.Context, lq *listQuery) (client
 			return client.Page[client.ArtifactVersion]{}, errs.E(errs.Invalid, "consumed_by_step_id must be a step id, not %q", st)
 		}
 		lq.addScope("id IN (SELECT artifact_version_id FROM step_run_artifacts WHERE step_id = ? AND kind = 'input')", strings.ToLower(st))
+	}
+	// only_unused (the SDK's filter sends it, false by default): versions
+	// no step read or wrote.
+	if v := lq.params.Get("only_unused"); v != "" {
+		unused, err := boolParam("only_unused", v)
+		if err != nil {
+			return client.Page[client.ArtifactVersion]{}, err
+		}
+		if unused {
+			lq.addScope("id NOT IN (SELECT artifact_version_id FROM step_run_artifacts)")
+		}
 	}
 	return pageOf(ctx, s, artifactVersionSpec, lq, s.getArtifactVersions)
 }
