@@ -185,6 +185,9 @@ func intParam(name, v string, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// flag reads the boolean parameter name of a list (false when absent).
+func (lq *listQuery) flag(name string) (bool, error) { return boolParam(name, lq.params.Get(name)) }
+
 func boolParam(name, v string) (bool, error) {
 	switch strings.ToLower(v) {
 	case "true", "1", "yes":

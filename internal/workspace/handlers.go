@@ -76,7 +76,6 @@ func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *princip
 	return ok(w, v)
 }
 
-// decode reads a JSON body strictly and refuses query parameters.
 // decode reads a request's JSON body into v. Fields v does not have are
 // ignored, as the original server's models do ("extra" allowed on all of
 // them, so that clients and servers of different versions work together):

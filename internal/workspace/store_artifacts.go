@@ -224,14 +224,12 @@ func (s *Store) ListArtifactVersions(ctx context.Context, lq *listQuery) (client
 	}
 	// only_unused (the SDK's filter sends it, false by default): versions
 	// no step read or wrote.
-	if v := lq.params.Get("only_unused"); v != "" {
-		unused, err := boolParam("only_unused", v)
-		if err != nil {
-			return client.Page[client.ArtifactVersion]{}, err
-		}
-		if unused {
-			lq.addScope("id NOT IN (SELECT artifact_version_id FROM step_run_artifacts)")
-		}
+	unused, err := lq.flag("only_unused")
+	if err != nil {
+		return client.Page[client.ArtifactVersion]{}, err
+	}
+	if unused {
+		lq.addScope("id NOT IN (SELECT artifact_version_id FROM step_run_artifacts)")
 	}
 	return pageOf(ctx, s, artifactVersionSpec, lq, s.getArtifactVersions)
 }

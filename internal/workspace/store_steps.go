@@ -116,14 +116,12 @@ func (s *Store) ListSteps(ctx context.Context, lq *listQuery) (client.Page[clien
 	// The SDK looks for a cached step with cache_expired=false. A step's
 	// cache never expires here (no expiry is recorded), so false asks
 	// nothing and true matches no step.
-	if v := lq.params.Get("cache_expired"); v != "" {
-		expired, err := boolParam("cache_expired", v)
-		if err != nil {
-			return client.Page[client.Step]{}, err
-		}
-		if expired {
-			lq.addScope("1 = 0")
-		}
+	expired, err := lq.flag("cache_expired")
+	if err != nil {
+		return client.Page[client.Step]{}, err
+	}
+	if expired {
+		lq.addScope("1 = 0")
 	}
 	if av := lq.params.Get("consumes_artifact_version_id"); av != "" {
 		if !validID(av) {

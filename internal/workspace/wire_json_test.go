@@ -3,6 +3,7 @@ package workspace
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -139,39 +140,35 @@ func sentByOK(t *testing.T, v any) []byte {
 	return rec.Body.Bytes()
 }
 
+// wantSameJSON fails unless ok sends v as httpapi.WriteJSON does, and as
+// valid JSON.
+func wantSameJSON(t *testing.T, what string, v any) {
+	t.Helper()
+	want, got := encodingJSON(t, v), sentByOK(t, v)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s:\n got %s\nwant %s", what, got, want)
+	}
+	if !json.Valid(got) {
+		t.Fatalf("%s: not JSON: %s", what, got)
+	}
+}
+
+// sameJSONFilled checks n values of T, each filled from r.
+func sameJSONFilled[T any](t *testing.T, r *rand.Rand, n int, what string) {
+	t.Helper()
+	for i := range n {
+		var v T
+		fillValue(t, r, reflect.ValueOf(&v).Elem())
+		wantSameJSON(t, fmt.Sprintf("%s %d", what, i), v)
+	}
+}
+
 func TestHandEncodedJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 2000 {
-		var run client.Run
-		fillValue(t, r, reflect.ValueOf(&run).Elem())
-		want, got := encodingJSON(t, run), sentByOK(t, run)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("run %d:\n got %s\nwant %s", i, got, want)
-		}
-		if !json.Valid(got) {
-			t.Fatalf("run %d: not JSON: %s", i, got)
-		}
-	}
-	for i := range 2000 {
-		var st client.Step
-		fillValue(t, r, reflect.ValueOf(&st).Elem())
-		want, got := encodingJSON(t, st), sentByOK(t, st)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("step %d:\n got %s\nwant %s", i, got, want)
-		}
-	}
-	for i := range 300 {
-		var runs client.Page[client.Run]
-		fillValue(t, r, reflect.ValueOf(&runs).Elem())
-		if want, got := encodingJSON(t, runs), sentByOK(t, runs); !bytes.Equal(got, want) {
-			t.Fatalf("page of runs %d:\n got %s\nwant %s", i, got, want)
-		}
-		var steps client.Page[client.Step]
-		fillValue(t, r, reflect.ValueOf(&steps).Elem())
-		if want, got := encodingJSON(t, steps), sentByOK(t, steps); !bytes.Equal(got, want) {
-			t.Fatalf("page of steps %d:\n got %s\nwant %s", i, got, want)
-		}
-	}
+	sameJSONFilled[client.Run](t, r, 2000, "run")
+	sameJSONFilled[client.Step](t, r, 2000, "step")
+	sameJSONFilled[client.Page[client.Run]](t, r, 300, "page of runs")
+	sameJSONFilled[client.Page[client.Step]](t, r, 300, "page of steps")
 }
 
 func FuzzHandEncodedJSON(f *testing.F) {
@@ -182,14 +179,10 @@ func FuzzHandEncodedJSON(f *testing.F) {
 		run := client.Run{ID: id, Name: name, Body: client.RunBody{Status: tag, Index: index, OrchestratorRunID: &tag},
 			Resources: &client.Tagged{Tags: []client.TagRef{{ID: id, Name: tag, Color: name}}},
 			Metadata:  &client.RunMetadata{RunMetadata: map[string]any{tag: name, name: []any{id, float64(index)}}}}
-		if want, got := encodingJSON(t, run), sentByOK(t, run); !bytes.Equal(got, want) {
-			t.Fatalf("\n got %s\nwant %s", got, want)
-		}
+		wantSameJSON(t, "run", run)
 		st := client.Step{ID: id, Name: name, Body: client.StepBody{Status: tag, Inputs: map[string][]string{name: {id, tag}, tag: nil}},
 			Metadata: &client.StepMetadata{CacheKey: tag, Config: json.RawMessage(`{"k": 1}`), ParentStepIDs: []string{name}, RunMetadata: map[string]any{id: tag}}}
-		if want, got := encodingJSON(t, st), sentByOK(t, st); !bytes.Equal(got, want) {
-			t.Fatalf("\n got %s\nwant %s", got, want)
-		}
+		wantSameJSON(t, "step", st)
 	})
 }
 
