@@ -150,3 +150,91 @@ func TestStepOfARunDeletedElsewhere(t *testing.T) {
 		}
 	})
 }
+
+// A group of steps is written with one statement per kind of row (on
+// PostgreSQL and MySQL a group of steps alone with one statement and no
+// transaction): every step must read back as it was answered, links and
+// producers included, and a group that fails must write nothing.
+func TestWriteStepsInGroups(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		srv, hs, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "batch")
+		run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "batch", Status: "running"}))
+		var avs []string
+		for i := range 3 {
+			av := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{
+				ArtifactName: "b" + strconv.Itoa(i), Project: "batch", Type: "DataArtifact", URI: "/b"}))
+			avs = append(avs, av.ID)
+		}
+		parent := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "parent", PipelineRunID: run.ID, Status: "completed"}))
+		group := func(reqs ...client.StepRequest) []*stepJob {
+			var jobs []*stepJob
+			for _, r := range reqs {
+				r.PipelineRunID = run.ID
+				jobs = append(jobs, &stepJob{ctx: ctx, userID: run.Body.UserID, projectID: run.Body.ProjectID, req: r})
+			}
+			return jobs
+		}
+		var many []client.StepRequest
+		for i := range 40 { // more rows than one statement takes
+			many = append(many, client.StepRequest{Name: "m" + strconv.Itoa(i), Status: "completed", CacheKey: "k" + strconv.Itoa(i)})
+		}
+		groups := [][]*stepJob{
+			group(client.StepRequest{Name: "a", Status: "running", Config: json.RawMessage(`{"x":[1]}`)},
+				client.StepRequest{Name: "b", Status: "completed", Logs: &client.LogsRequest{URI: "/logs/b"}},
+				client.StepRequest{Name: "c", Status: "failed", CodeHash: "h"}),
+			group(client.StepRequest{Name: "l1", Status: "completed", ParentStepIDs: []string{parent.ID},
+				Inputs: map[string][]string{"x": {avs[0]}}, Outputs: map[string][]string{"o": {avs[1]}}},
+				client.StepRequest{Name: "l2", Status: "completed", Outputs: map[string][]string{"o": {avs[2], avs[1]}}},
+				client.StepRequest{Name: "l3", Status: "running"}),
+			group(many...),
+			group(client.StepRequest{Name: "p1", Status: "running", ParentStepIDs: []string{parent.ID}},
+				client.StepRequest{Name: "p2", Status: "running", ParentStepIDs: []string{parent.ID}}),
+		}
+		for _, g := range groups {
+			if err := srv.store.writeSteps(ctx, g); err != nil {
+				t.Fatalf("group of %d: %v", len(g), err)
+			}
+			for _, j := range g {
+				answered, err := json.Marshal(j.st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, read := raw(t, hs, c.Token(), "GET", "/api/v1/steps/"+j.st.ID, "", "")
+				if code != http.StatusOK {
+					t.Fatalf("get %s: %d %s", j.req.Name, code, read)
+				}
+				var a, b any
+				_ = json.Unmarshal(answered, &a)
+				_ = json.Unmarshal([]byte(read), &b)
+				if !reflect.DeepEqual(a, b) {
+					t.Fatalf("step %s answered\n%s\nbut reads\n%s", j.req.Name, answered, read)
+				}
+			}
+		}
+		linked := groups[1]
+		for av, want := range map[string]string{avs[1]: linked[0].st.ID, avs[2]: linked[1].st.ID} {
+			got := must[client.ArtifactVersion](t)(c.GetArtifactVersion(ctx, av, true))
+			if got.Metadata.ProducerStepRunID == nil || *got.Metadata.ProducerStepRunID != want {
+				t.Fatalf("producer of %s: %v, want %s (the group's first step to write it)", av, got.Metadata.ProducerStepRunID, want)
+			}
+		}
+
+		steps := countRows(t, srv.store.db.DB, "step_runs")
+		links := countRows(t, srv.store.db.DB, "step_run_artifacts")
+		for _, bad := range [][]*stepJob{
+			group(client.StepRequest{Name: "new", Status: "running"}, client.StepRequest{Name: "a", Status: "running"}), // a name taken
+			group(client.StepRequest{Name: "new", Status: "running", ParentStepIDs: []string{parent.ID}},
+				client.StepRequest{Name: "new2", Status: "running", Inputs: map[string][]string{"x": {newID()}}}), // no such input
+			group(client.StepRequest{Name: "new", Status: "running"}, client.StepRequest{Name: "new", Status: "running"}), // one name twice
+		} {
+			if err := srv.store.writeSteps(ctx, bad); err == nil {
+				t.Fatalf("a bad group of %s and %s was written", bad[0].req.Name, bad[1].req.Name)
+			}
+		}
+		if n, m := countRows(t, srv.store.db.DB, "step_runs"), countRows(t, srv.store.db.DB, "step_run_artifacts"); n != steps || m != links {
+			t.Fatalf("failed groups left rows: steps %d → %d, links %d → %d", steps, n, links, m)
+		}
+	})
+}

@@ -29,7 +29,7 @@ type Store struct {
 	users  *userCache // the users of sessions, briefly
 	owners ownerCache // project and owner of runs, which never change
 
-	stepGroup *stepGroup // SQLite: concurrent step creations commit together
+	stepGroup *stepGroup // concurrent step creations commit together
 	nowFn     func() int64
 	idFunc    func() string
 }
@@ -37,10 +37,7 @@ type Store struct {
 // NewStore wraps an open, migrated database.
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
 	s := &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), box: box, nowFn: sqldb.Now, idFunc: newID}
-	s.stepGroup = &stepGroup{s: s, writers: 1}
-	if db.Dialect() != sqldb.SQLite {
-		s.stepGroup.writers = stepWriters
-	}
+	s.stepGroup = &stepGroup{s: s}
 	return s
 }
 
