@@ -106,19 +106,27 @@ func wantContentType(r *http.Request, want string) error {
 	return nil
 }
 
-// Bool parses a query flag the way Python clients send it: true/True/1 or
-// false/False/0; absent is def.
+// Bool parses a query flag the way clients send it (see ParseBool); absent
+// or empty is def.
 func Bool(q url.Values, name string, def bool) (bool, error) {
 	v := q.Get(name)
-	switch strings.ToLower(v) {
-	case "":
+	if v == "" {
 		return def, nil
+	}
+	return ParseBool("query parameter "+name, v)
+}
+
+// ParseBool reads a flag's value as clients send it — true, 1 or yes; false,
+// 0 or no; in any case (Python's clients send True and False) — or says
+// that what, the flag's name for the error, must be one or the other.
+func ParseBool(what, v string) (bool, error) {
+	switch strings.ToLower(v) {
 	case "true", "1", "yes":
 		return true, nil
 	case "false", "0", "no":
 		return false, nil
 	}
-	return false, errs.E(errs.Invalid, "query parameter %s must be true or false, not %q", name, v)
+	return false, errs.E(errs.Invalid, "%s must be true or false, not %q", what, v)
 }
 
 // QueryOnly rejects query parameters other than those allowed, so that a

@@ -140,6 +140,21 @@ func TestLimitBodyAndRecover(t *testing.T) {
 	}
 }
 
+// Every flag of every server reads the same spellings.
+func TestParseBool(t *testing.T) {
+	for v, want := range map[string]bool{"true": true, "True": true, "TRUE": true, "1": true, "yes": true,
+		"false": false, "False": false, "0": false, "No": false} {
+		if got, err := ParseBool("flag", v); err != nil || got != want {
+			t.Errorf("%q: %v %v, want %v", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"", "maybe", "t", "2", " true"} {
+		if _, err := ParseBool("flag", v); !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "flag must be true or false") {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+}
+
 func TestBoolAndQueryOnly(t *testing.T) {
 	q := map[string][]string{"enroll": {"True"}, "hydrate": {"0"}, "bad": {"maybe"}}
 	if v, err := Bool(q, "enroll", false); err != nil || !v {

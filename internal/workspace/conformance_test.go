@@ -288,8 +288,13 @@ func conformLists(t *testing.T, c *client.Workspace) {
 	if p.Total != 5 || p.TotalPages != 3 || p.Index != 1 || p.MaxSize != 2 {
 		t.Errorf("page header: %+v", p)
 	}
-	if inProgress, err := c.ListRuns(ctx, filters("project", "lists", "in_progress", "true")); err != nil || inProgress.Total != 4 {
-		t.Errorf("in_progress: %d %v", inProgress.Total, err)
+	for v, want := range map[string]int64{"true": 4, "True": 4, "yes": 4, "false": 1, "0": 1} {
+		if runs, err := c.ListRuns(ctx, filters("project", "lists", "in_progress", v)); err != nil || runs.Total != want {
+			t.Errorf("in_progress=%s: %d %v, want %d", v, runs.Total, err, want)
+		}
+	}
+	if _, err := c.ListRuns(ctx, filters("project", "lists", "in_progress", "maybe")); !strings.Contains(fmt.Sprint(err), "in_progress must be true or false") {
+		t.Errorf("in_progress=maybe: %v", err)
 	}
 	// Hydration fills metadata; a list does not unless asked.
 	if p.Items[0].Metadata != nil {

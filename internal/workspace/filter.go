@@ -9,6 +9,7 @@ import (
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
+	"github.com/enclave-mlops/enclave/internal/httpapi"
 	"github.com/enclave-mlops/enclave/internal/sqldb"
 )
 
@@ -188,14 +189,12 @@ func intParam(name, v string, lo, hi int) (int, error) {
 // flag reads the boolean parameter name of a list (false when absent).
 func (lq *listQuery) flag(name string) (bool, error) { return boolParam(name, lq.params.Get(name)) }
 
+// boolParam reads a list's flag; empty is false.
 func boolParam(name, v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "true", "1", "yes":
-		return true, nil
-	case "false", "0", "no", "":
+	if v == "" {
 		return false, nil
 	}
-	return false, errs.E(errs.Invalid, "%s must be true or false, not %q", name, v)
+	return httpapi.ParseBool(name, v)
 }
 
 func (lq *listQuery) parseSort(v string, sp *listSpec) error {

@@ -148,12 +148,9 @@ func (s *Server) stopRun(w http.ResponseWriter, r *http.Request, p *principal) e
 	if err := httpapi.QueryOnly(q, "graceful"); err != nil {
 		return err
 	}
-	graceful := false
-	if v := q.Get("graceful"); v != "" {
-		var err error
-		if graceful, err = strconv.ParseBool(v); err != nil {
-			return errs.E(errs.Invalid, "graceful must be true or false, not %q", v)
-		}
+	graceful, err := httpapi.Bool(q, "graceful", false)
+	if err != nil {
+		return err
 	}
 	run, err := s.run(r, p, rbac.Read, false)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
+	"github.com/enclave-mlops/enclave/internal/httpapi"
 	"github.com/enclave-mlops/enclave/internal/sqldb"
 )
 
@@ -236,14 +237,16 @@ func (c *ownerCache) forget(id string) {
 
 func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client.Run], error) {
 	tagScope(lq, tagRun)
-	switch lq.params.Get("in_progress") {
-	case "":
-	case "true", "True", "1":
-		lq.addScope("status IN ("+placeholders(len(inProgress))+")", strArgs(inProgress)...)
-	case "false", "False", "0":
-		lq.addScope("status IN ("+placeholders(len(finished))+")", strArgs(finished)...)
-	default:
-		return client.Page[client.Run]{}, errs.E(errs.Invalid, "in_progress must be true or false")
+	if v := lq.params.Get("in_progress"); v != "" {
+		on, err := httpapi.ParseBool("in_progress", v)
+		if err != nil {
+			return client.Page[client.Run]{}, err
+		}
+		statuses := finished
+		if on {
+			statuses = inProgress
+		}
+		lq.addScope("status IN ("+placeholders(len(statuses))+")", strArgs(statuses)...)
 	}
 	// The rows come with the page's query when it starts at its first row.
 	rs := make([]client.Run, 0, min(lq.size, 256))
