@@ -161,15 +161,9 @@ func (s *Store) getArtifactVersions(ctx context.Context, q sqldb.Querier, ids []
 	if err != nil || len(vs) == 0 {
 		return vs, err
 	}
-	tags, err := tagsOf(ctx, q, tagArtifactVersion, ids)
+	tags, md, err := tagsAndMetadata(ctx, q, tagArtifactVersion, "artifact_version", ids, hydrate)
 	if err != nil {
 		return nil, err
-	}
-	var md map[string]map[string]any
-	if hydrate {
-		if md, err = metadataOf(ctx, q, "artifact_version", ids); err != nil {
-			return nil, err
-		}
 	}
 	for i := range vs {
 		vs[i].Resources = &client.Tagged{Tags: tagRefs(tags, vs[i].ID)}

@@ -123,15 +123,9 @@ func (s *Store) getModelVersions(ctx context.Context, q sqldb.Querier, ids []str
 	if err != nil || len(vs) == 0 {
 		return vs, err
 	}
-	tags, err := tagsOf(ctx, q, tagModelVersion, ids)
+	tags, md, err := tagsAndMetadata(ctx, q, tagModelVersion, "model_version", ids, hydrate)
 	if err != nil {
 		return nil, err
-	}
-	var md map[string]map[string]any
-	if hydrate {
-		if md, err = metadataOf(ctx, q, "model_version", ids); err != nil {
-			return nil, err
-		}
 	}
 	for i := range vs {
 		vs[i].Resources = &client.Tagged{Tags: tagRefs(tags, vs[i].ID)}

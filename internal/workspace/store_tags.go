@@ -273,6 +273,18 @@ func metaValue(v string) any {
 	return val
 }
 
+// tagsAndMetadata reads the tags (of tag resource type tagType) of the
+// resources ids and, when hydrate, their run metadata (of resource type
+// mdType), for the reads that return both.
+func tagsAndMetadata(ctx context.Context, q sqldb.Querier, tagType, mdType string, ids []string, hydrate bool) (map[string][]client.TagRef, map[string]map[string]any, error) {
+	tags, err := tagsOf(ctx, q, tagType, ids)
+	if err != nil || !hydrate {
+		return tags, nil, err
+	}
+	md, err := metadataOf(ctx, q, mdType, ids)
+	return tags, md, err
+}
+
 func metaMap(m map[string]map[string]any, id string) map[string]any {
 	if v := m[id]; v != nil {
 		return v
