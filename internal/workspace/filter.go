@@ -48,33 +48,52 @@ type listSpec struct {
 type cond struct {
 	sql  string
 	args []any
-	// like, when set, is the column of a case-insensitive LIKE: sql is
-	// then "? ESCAPE '!'", the pattern, and text renders the comparison.
-	like string
+	// like, when set, is the column of a case-insensitive text match, whose
+	// SQL depends on the dialect (see render): match is "contains",
+	// "startswith" or "endswith", and text the lowercased value.
+	like, match, text string
 }
 
-// text is c's SQL in dialect d. SQLite's LIKE ignores the case of ASCII
-// letters already, and its LOWER folds no others, so there the column is
-// compared as it is, which spares a function call per row scanned.
-// PostgreSQL has ILIKE, which its planner estimates from the column's
-// statistics; for LOWER(column) it has none, guesses that a pattern such
-// as '%name%' matches a few rows, and sorts a scan of the whole table
-// instead of walking the index of the order until 50 match. Its ILIKE
-// lowercases every row it compares, through the C library's wide
-// characters under a database's usual collation (C.UTF-8, en_US.UTF-8):
-// in the C collation it folds ASCII letters only, as SQLite does, and
-// costs about half as much per row (a name filter walking 1 110 runs: 0.6–1.1
-// against 1.5–1.9 ms).
-func (c cond) text(d sqldb.Dialect) string {
-	switch {
-	case c.like == "":
-		return c.sql
-	case d == sqldb.SQLite:
-		return c.like + " LIKE " + c.sql
-	case d == sqldb.Postgres:
-		return c.like + ` COLLATE "C" ILIKE ` + c.sql
+// render is c's SQL in dialect d, with its arguments.
+//
+// SQLite's LIKE ignores the case of ASCII letters already, and its LOWER
+// folds no others, so there the column is compared as it is, which spares
+// a function call per row scanned. PostgreSQL has ILIKE, which its planner
+// estimates from the column's statistics; for LOWER(column) LIKE it has
+// none, guesses that a pattern such as '%name%' matches a few rows, and
+// sorts a scan of the whole table instead of walking the index of the
+// order until 50 match. Its ILIKE lowercases every row it compares,
+// through the C library's wide characters under a database's usual
+// collation (C.UTF-8, en_US.UTF-8); in the C collation it folds ASCII
+// letters only, as SQLite does, at half the cost per row. A substring is
+// cheaper still to find with strpos in the column lowercased in the C
+// collation (the same folding): a name filter walking 1 266 runs took
+// 0.58–0.68 ms that way against 1.1–1.2 ms with ILIKE, and the planner,
+// with no estimate for strpos, keeps walking the order's index.
+func (c cond) render(d sqldb.Dialect) (string, []any) {
+	if c.like == "" {
+		return c.sql, c.args
+	}
+	if d == sqldb.Postgres && c.match == "contains" {
+		return `strpos(lower(` + c.like + ` COLLATE "C"), ?) > 0`, []any{c.text}
+	}
+	pat := likeEscape(c.text)
+	switch c.match {
+	case "contains":
+		pat = "%" + pat + "%"
+	case "startswith":
+		pat += "%"
+	case "endswith":
+		pat = "%" + pat
+	}
+	args := []any{pat}
+	switch d {
+	case sqldb.SQLite:
+		return c.like + " LIKE ? ESCAPE '!'", args
+	case sqldb.Postgres:
+		return c.like + ` COLLATE "C" ILIKE ? ESCAPE '!'`, args
 	default:
-		return "LOWER(" + c.like + ") LIKE " + c.sql
+		return "LOWER(" + c.like + ") LIKE ? ESCAPE '!'", args
 	}
 }
 
@@ -259,16 +278,7 @@ func parseFilter(name, raw string, f field) (cond, error) {
 		if f.kind == kID && strings.Trim(strings.ToLower(val), "0123456789abcdef-") != "" {
 			return cond{}, errs.E(errs.Invalid, "filter %s: %q is not part of an id", name, val)
 		}
-		pat := likeEscape(strings.ToLower(val))
-		switch op {
-		case "contains":
-			pat = "%" + pat + "%"
-		case "startswith":
-			pat += "%"
-		case "endswith":
-			pat = "%" + pat
-		}
-		return cond{like: f.col, sql: "? ESCAPE '!'", args: []any{pat}}, nil
+		return cond{like: f.col, match: op, text: strings.ToLower(val)}, nil
 	case "oneof", "in":
 		vals, err := listValue(name, val)
 		if err != nil {

@@ -124,8 +124,9 @@ func (lq *listQuery) where(d sqldb.Dialect) (string, []any) {
 	if len(lq.filters) > 0 {
 		var fs []string
 		for _, c := range lq.filters {
-			fs = append(fs, c.text(d))
-			args = append(args, c.args...)
+			sql, a := c.render(d)
+			fs = append(fs, sql)
+			args = append(args, a...)
 		}
 		join := " AND "
 		if lq.or {
@@ -134,8 +135,9 @@ func (lq *listQuery) where(d sqldb.Dialect) (string, []any) {
 		parts = append(parts, "("+strings.Join(fs, join)+")")
 	}
 	for _, c := range lq.scope {
-		parts = append(parts, "("+c.text(d)+")")
-		args = append(args, c.args...)
+		sql, a := c.render(d)
+		parts = append(parts, "("+sql+")")
+		args = append(args, a...)
 	}
 	if len(parts) == 0 {
 		return "", nil
