@@ -205,10 +205,9 @@ func (s *Store) newStepBatch(jobs []*stepJob) *stepBatch {
 	return b
 }
 
-// stepInsert is the statement that writes n step rows.
-func stepInsert(n int) string {
-	return "INSERT INTO step_runs (" + stepCols + ") VALUES " + rowMarks(stepWidth, n)
-}
+// insertSteps begins the statement that writes step rows, before their
+// VALUES lists.
+const insertSteps = "INSERT INTO step_runs (" + stepCols + ") VALUES "
 
 // oneStatement reports whether the batch is written by one statement: no
 // parents, no artifacts, rows within the limit on placeholders.
@@ -239,7 +238,7 @@ func (s *Store) writeSteps(ctx context.Context, jobs []*stepJob) error {
 	}
 	b := s.newStepBatch(jobs)
 	if s.db.Dialect() != sqldb.SQLite && b.oneStatement() {
-		_, err := s.db.Exec(ctx, stepInsert(len(jobs)), b.rows...)
+		_, err := s.db.Exec(ctx, insertSteps+rowMarks(stepWidth, len(jobs)), b.rows...)
 		return b.stepsErr(err)
 	}
 	return s.db.inTx(ctx, func(tx *storeTx) error { return s.writeBatch(ctx, tx, b) })
@@ -267,7 +266,7 @@ func (s *Store) writeBatch(ctx context.Context, tx *storeTx, b *stepBatch) error
 			return err
 		}
 	}
-	if err := b.stepsErr(tx.insertRows(ctx, "INSERT INTO step_runs ("+stepCols+") VALUES ", stepWidth, b.rows)); err != nil {
+	if err := b.stepsErr(tx.insertRows(ctx, insertSteps, stepWidth, b.rows)); err != nil {
 		return err
 	}
 	if err := tx.insertRows(ctx, "INSERT INTO step_run_parents (step_id, parent_id) VALUES ", 2, b.parents); err != nil {
