@@ -40,8 +40,13 @@ func (s *Server) createCodeRepository(w http.ResponseWriter, r *http.Request, p 
 	return respond(w)(s.store.CreateCodeRepository(r.Context(), p.UserID, project, req))
 }
 
+// codeRepositories is how the handlers read a code repository and learn whose it is.
+func (s *Server) codeRepositories() family[client.CodeRepository] {
+	return family[client.CodeRepository]{rtCodeRepository, s.store.CodeRepository, func(v client.CodeRepository) (string, string) { return v.Body.ProjectID, v.Body.UserID }}
+}
+
 func (s *Server) getCodeRepository(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return getOne(s, w, r, p, rtCodeRepository, s.store.CodeRepository, func(v client.CodeRepository) (string, string) { return v.Body.ProjectID, v.Body.UserID })
+	return getOne(s, w, r, p, s.codeRepositories())
 }
 
 func (s *Server) updateCodeRepository(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -57,33 +62,14 @@ func (s *Server) updateCodeRepository(w http.ResponseWriter, r *http.Request, p 
 		checkLogoURL(u.LogoURL), checkOptText("description", u.Description, 65535)); err != nil {
 		return err
 	}
-	c, err := s.store.CodeRepository(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Update, rtCodeRepository, c.Body.ProjectID, id, c.Body.UserID); err != nil {
+	if _, err := s.codeRepositories().authorized(s, r, p, rbac.Update, id, false); err != nil {
 		return err
 	}
 	return respond(w)(s.store.UpdateCodeRepository(r.Context(), id, u))
 }
 
 func (s *Server) deleteCodeRepository(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	c, err := s.store.CodeRepository(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := firstErr(noQuery(r), s.authorize(r.Context(), p, rbac.Delete, rtCodeRepository, c.Body.ProjectID, id, c.Body.UserID)); err != nil {
-		return err
-	}
-	if err := s.store.DeleteCodeRepository(r.Context(), id); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtCodeRepository, c.Body.ProjectID, id)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.codeRepositories(), s.store.DeleteCodeRepository)
 }
 
 // checkSource reads the source of a code repository: the class that reads

@@ -52,11 +52,28 @@ func ok(w http.ResponseWriter, v any) error {
 	return nil
 }
 
-// getOne serves a GET of one resource: the id from the path, hydrate from
-// the query, the resource from load, the caller's right to read it (its owner
-// always may), and the answer. owner names the resource's project and user.
-func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *principal, rt rbac.ResourceType,
-	load func(ctx context.Context, id string, hydrate bool) (T, error), owner func(T) (projectID, userID string)) error {
+// family is how the handlers of a kind of resource read one and learn
+// whose it is: its RBAC type, its store read, and its project (empty for
+// resources outside projects) and owner.
+type family[T any] struct {
+	rt    rbac.ResourceType
+	load  func(ctx context.Context, id string, hydrate bool) (T, error)
+	owner func(T) (projectID, userID string)
+}
+
+// authorized reads the resource id of f and checks that p may do action to
+// it.
+func (f family[T]) authorized(s *Server, r *http.Request, p *principal, action rbac.Action, id string, hydrate bool) (T, error) {
+	v, err := f.load(r.Context(), id, hydrate)
+	if err != nil {
+		return v, err
+	}
+	projectID, userID := f.owner(v)
+	return v, s.authorize(r.Context(), p, action, f.rt, projectID, id, userID)
+}
+
+// getOne answers GET of the resource of f the path names.
+func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *principal, f family[T]) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -65,15 +82,33 @@ func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *princip
 	if err != nil {
 		return err
 	}
-	v, err := load(r.Context(), id, h)
+	v, err := f.authorized(s, r, p, rbac.Read, id, h)
 	if err != nil {
 		return err
 	}
-	projectID, userID := owner(v)
-	if err := s.authorize(r.Context(), p, rbac.Read, rt, projectID, id, userID); err != nil {
+	return ok(w, v)
+}
+
+// deleteOne answers DELETE of the resource of f the path names: del
+// deletes it, and the decisions kept about it are forgotten.
+func deleteOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *principal, f family[T], del func(ctx context.Context, id string) error) error {
+	id, err := pathID(r, "id")
+	if err != nil {
 		return err
 	}
-	return ok(w, v)
+	v, err := f.load(r.Context(), id, false)
+	if err != nil {
+		return err
+	}
+	projectID, userID := f.owner(v)
+	if err := firstErr(noQuery(r), s.authorize(r.Context(), p, rbac.Delete, f.rt, projectID, id, userID)); err != nil {
+		return err
+	}
+	if err := del(r.Context(), id); err != nil {
+		return err
+	}
+	s.forget(r.Context(), f.rt, projectID, id)
+	return ok(w, nil)
 }
 
 // decode reads a request's JSON body into v. Fields v does not have are

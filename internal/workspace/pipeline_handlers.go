@@ -34,8 +34,13 @@ func (s *Server) createPipeline(w http.ResponseWriter, r *http.Request, p *princ
 	return respond(w)(s.store.CreatePipeline(r.Context(), p.UserID, project, req))
 }
 
+// pipelines is how the handlers read a pipeline and learn whose it is.
+func (s *Server) pipelines() family[client.Pipeline] {
+	return family[client.Pipeline]{rtPipeline, s.store.Pipeline, func(v client.Pipeline) (string, string) { return v.Body.ProjectID, v.Body.UserID }}
+}
+
 func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return getOne(s, w, r, p, rtPipeline, s.store.Pipeline, func(v client.Pipeline) (string, string) { return v.Body.ProjectID, v.Body.UserID })
+	return getOne(s, w, r, p, s.pipelines())
 }
 
 func (s *Server) updatePipeline(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -50,33 +55,14 @@ func (s *Server) updatePipeline(w http.ResponseWriter, r *http.Request, p *princ
 	if err := firstErr(checkOptText("description", u.Description, 65535), checkTags("add_tags", u.AddTags), checkTags("remove_tags", u.RemoveTags)); err != nil {
 		return err
 	}
-	pl, err := s.store.Pipeline(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Update, rtPipeline, pl.Body.ProjectID, id, pl.Body.UserID); err != nil {
+	if _, err := s.pipelines().authorized(s, r, p, rbac.Update, id, false); err != nil {
 		return err
 	}
 	return respond(w)(s.store.UpdatePipeline(r.Context(), p.UserID, id, u))
 }
 
 func (s *Server) deletePipeline(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	pl, err := s.store.Pipeline(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := firstErr(noQuery(r), s.authorize(r.Context(), p, rbac.Delete, rtPipeline, pl.Body.ProjectID, id, pl.Body.UserID)); err != nil {
-		return err
-	}
-	if err := s.store.DeletePipeline(r.Context(), id); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtPipeline, pl.Body.ProjectID, id)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.pipelines(), s.store.DeletePipeline)
 }
 
 // ---- snapshots
@@ -154,8 +140,13 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	return respond(w)(s.store.CreateSnapshot(r.Context(), p.UserID, project, req))
 }
 
+// snapshots is how the handlers read a snapshot and learn whose it is.
+func (s *Server) snapshots() family[client.Snapshot] {
+	return family[client.Snapshot]{rtSnapshot, s.store.Snapshot, func(v client.Snapshot) (string, string) { return v.Body.ProjectID, v.Body.UserID }}
+}
+
 func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return getOne(s, w, r, p, rtSnapshot, s.store.Snapshot, func(v client.Snapshot) (string, string) { return v.Body.ProjectID, v.Body.UserID })
+	return getOne(s, w, r, p, s.snapshots())
 }
 
 func (s *Server) updateSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -170,31 +161,12 @@ func (s *Server) updateSnapshot(w http.ResponseWriter, r *http.Request, p *princ
 	if err := firstErr(checkOptName("name", u.Name), checkOptText("description", u.Description, 65535), checkTags("add_tags", u.AddTags), checkTags("remove_tags", u.RemoveTags)); err != nil {
 		return err
 	}
-	sn, err := s.store.Snapshot(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Update, rtSnapshot, sn.Body.ProjectID, id, sn.Body.UserID); err != nil {
+	if _, err := s.snapshots().authorized(s, r, p, rbac.Update, id, false); err != nil {
 		return err
 	}
 	return respond(w)(s.store.UpdateSnapshot(r.Context(), p.UserID, id, u))
 }
 
 func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	sn, err := s.store.Snapshot(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := firstErr(noQuery(r), s.authorize(r.Context(), p, rbac.Delete, rtSnapshot, sn.Body.ProjectID, id, sn.Body.UserID)); err != nil {
-		return err
-	}
-	if err := s.store.DeleteSnapshot(r.Context(), id); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtSnapshot, sn.Body.ProjectID, id)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.snapshots(), s.store.DeleteSnapshot)
 }

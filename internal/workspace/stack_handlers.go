@@ -122,8 +122,13 @@ func (s *Server) createStack(w http.ResponseWriter, r *http.Request, p *principa
 	return respond(w)(s.store.CreateStack(r.Context(), p.UserID, req))
 }
 
+// stacks is how the handlers read a stack and learn whose it is.
+func (s *Server) stacks() family[client.Stack] {
+	return family[client.Stack]{rtStack, s.store.Stack, func(v client.Stack) (string, string) { return "", v.Body.UserID }}
+}
+
 func (s *Server) getStack(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return getOne(s, w, r, p, rtStack, s.store.Stack, func(v client.Stack) (string, string) { return "", v.Body.UserID })
+	return getOne(s, w, r, p, s.stacks())
 }
 
 func (s *Server) updateStack(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -138,33 +143,14 @@ func (s *Server) updateStack(w http.ResponseWriter, r *http.Request, p *principa
 	if err := firstErr(checkOptName("name", u.Name), checkOptText("description", u.Description, 65535), validateComponents(u.Components)); err != nil {
 		return err
 	}
-	st, err := s.store.Stack(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Update, rtStack, "", id, st.Body.UserID); err != nil {
+	if _, err := s.stacks().authorized(s, r, p, rbac.Update, id, false); err != nil {
 		return err
 	}
 	return respond(w)(s.store.UpdateStack(r.Context(), id, u))
 }
 
 func (s *Server) deleteStack(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	st, err := s.store.Stack(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := firstErr(noQuery(r), s.authorize(r.Context(), p, rbac.Delete, rtStack, "", id, st.Body.UserID)); err != nil {
-		return err
-	}
-	if err := s.store.DeleteStack(r.Context(), id); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtStack, "", id)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.stacks(), s.store.DeleteStack)
 }
 
 // ---- components
@@ -210,8 +196,13 @@ func (s *Server) createComponent(w http.ResponseWriter, r *http.Request, p *prin
 	return respond(w)(s.store.CreateComponent(r.Context(), p.UserID, req))
 }
 
+// components is how the handlers read a component and learn whose it is.
+func (s *Server) components() family[client.Component] {
+	return family[client.Component]{rtComponent, s.store.Component, func(v client.Component) (string, string) { return "", v.Body.UserID }}
+}
+
 func (s *Server) getComponent(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return getOne(s, w, r, p, rtComponent, s.store.Component, func(v client.Component) (string, string) { return "", v.Body.UserID })
+	return getOne(s, w, r, p, s.components())
 }
 
 func (s *Server) updateComponent(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -226,33 +217,14 @@ func (s *Server) updateComponent(w http.ResponseWriter, r *http.Request, p *prin
 	if err := firstErr(checkOptName("name", u.Name), checkJSONSize("configuration", u.Configuration), checkJSONSize("labels", u.Labels)); err != nil {
 		return err
 	}
-	c, err := s.store.Component(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := s.authorize(r.Context(), p, rbac.Update, rtComponent, "", id, c.Body.UserID); err != nil {
+	if _, err := s.components().authorized(s, r, p, rbac.Update, id, false); err != nil {
 		return err
 	}
 	return respond(w)(s.store.UpdateComponent(r.Context(), id, u))
 }
 
 func (s *Server) deleteComponent(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	c, err := s.store.Component(r.Context(), id, false)
-	if err != nil {
-		return err
-	}
-	if err := firstErr(noQuery(r), s.authorize(r.Context(), p, rbac.Delete, rtComponent, "", id, c.Body.UserID)); err != nil {
-		return err
-	}
-	if err := s.store.DeleteComponent(r.Context(), id); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtComponent, "", id)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.components(), s.store.DeleteComponent)
 }
 
 // ---- flavors: readable by everyone, managed by admins
