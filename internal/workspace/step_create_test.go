@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"strings"
@@ -18,15 +19,7 @@ import (
 func TestCreateStepAnswersWhatIsStored(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		srv, hs, c := testServer(t, testConfig(t, url))
-		f := newFixture(t, c, "steps")
-		run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "steps", Status: "running"}))
-		var avs []string
-		for i := range 3 {
-			av := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{
-				ArtifactName: "a" + string(rune('0'+i)), Project: "steps", Type: "DataArtifact", URI: "/a"}))
-			avs = append(avs, av.ID)
-		}
+		srv, hs, c, run, avs := stepsFixture(t, url)
 		p1 := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "p1", PipelineRunID: run.ID, Status: "completed"}))
 		p2 := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "p2", PipelineRunID: run.ID, Status: "running"}))
 		body := `{"name":"s","pipeline_run_id":"` + run.ID + `","status":"completed","cache_key":"k","code_hash":"h",` +
@@ -42,16 +35,7 @@ func TestCreateStepAnswersWhatIsStored(t *testing.T) {
 		if err := json.Unmarshal([]byte(created), &st); err != nil {
 			t.Fatal(err)
 		}
-		code, read := raw(t, hs, c.Token(), "GET", "/api/v1/steps/"+st.ID, "", "")
-		if code != http.StatusOK {
-			t.Fatalf("get: %d %s", code, read)
-		}
-		var a, b any
-		_ = json.Unmarshal([]byte(created), &a)
-		_ = json.Unmarshal([]byte(read), &b)
-		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("created step answered\n%s\nbut reads\n%s", created, read)
-		}
+		readsAsAnswered(t, hs, c.Token(), st.ID, []byte(created))
 		av := must[client.ArtifactVersion](t)(c.GetArtifactVersion(ctx, avs[2], true))
 		if av.Metadata.ProducerStepRunID == nil || *av.Metadata.ProducerStepRunID != st.ID {
 			t.Fatalf("producer of an output: %+v", av.Metadata)
@@ -158,15 +142,7 @@ func TestStepOfARunDeletedElsewhere(t *testing.T) {
 func TestWriteStepsInGroups(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		srv, hs, c := testServer(t, testConfig(t, url))
-		f := newFixture(t, c, "batch")
-		run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "batch", Status: "running"}))
-		var avs []string
-		for i := range 3 {
-			av := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{
-				ArtifactName: "b" + strconv.Itoa(i), Project: "batch", Type: "DataArtifact", URI: "/b"}))
-			avs = append(avs, av.ID)
-		}
+		srv, hs, c, run, avs := stepsFixture(t, url)
 		parent := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "parent", PipelineRunID: run.ID, Status: "completed"}))
 		group := func(reqs ...client.StepRequest) []*stepJob {
 			var jobs []*stepJob
@@ -201,16 +177,7 @@ func TestWriteStepsInGroups(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				code, read := raw(t, hs, c.Token(), "GET", "/api/v1/steps/"+j.st.ID, "", "")
-				if code != http.StatusOK {
-					t.Fatalf("get %s: %d %s", j.req.Name, code, read)
-				}
-				var a, b any
-				_ = json.Unmarshal(answered, &a)
-				_ = json.Unmarshal([]byte(read), &b)
-				if !reflect.DeepEqual(a, b) {
-					t.Fatalf("step %s answered\n%s\nbut reads\n%s", j.req.Name, answered, read)
-				}
+				readsAsAnswered(t, hs, c.Token(), j.st.ID, answered)
 			}
 		}
 		linked := groups[1]
@@ -237,4 +204,36 @@ func TestWriteStepsInGroups(t *testing.T) {
 			t.Fatalf("failed groups left rows: steps %d → %d, links %d → %d", steps, n, links, m)
 		}
 	})
+}
+
+// stepsFixture is a server on url with a running run and three artifact
+// versions of its project, to make steps of.
+func stepsFixture(t *testing.T, url string) (*Server, *httptest.Server, *client.Workspace, client.Run, []string) {
+	t.Helper()
+	ctx := context.Background()
+	srv, hs, c := testServer(t, testConfig(t, url))
+	f := newFixture(t, c, "steps")
+	run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "steps", Status: "running"}))
+	var avs []string
+	for i := range 3 {
+		av := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{
+			ArtifactName: "a" + strconv.Itoa(i), Project: "steps", Type: "DataArtifact", URI: "/a"}))
+		avs = append(avs, av.ID)
+	}
+	return srv, hs, c, run, avs
+}
+
+// readsAsAnswered checks that a GET of step id answers what answered says.
+func readsAsAnswered(t *testing.T, hs *httptest.Server, token, id string, answered []byte) {
+	t.Helper()
+	code, read := raw(t, hs, token, "GET", "/api/v1/steps/"+id, "", "")
+	if code != http.StatusOK {
+		t.Fatalf("get step %s: %d %s", id, code, read)
+	}
+	var a, b any
+	_ = json.Unmarshal(answered, &a)
+	_ = json.Unmarshal([]byte(read), &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("step %s answered\n%s\nbut reads\n%s", id, answered, read)
+	}
 }
