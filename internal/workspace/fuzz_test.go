@@ -22,7 +22,7 @@ func FuzzFilter(f *testing.F) {
 		"name=contains:abc", "status=oneof:[\"running\",\"failed\"]", "created=gte:2024-01-01 00:00:00",
 		"index=lt:5&sort_by=desc:start_time&logical_operator=or", "id=startswith:0a1b", "name=%27;DROP TABLE x;--",
 		"status=in:running,failed", "page=2&size=50&hydrate=true", "name=a&name=b", "orchestrator_run_id=endswith:_!%",
-		"start_time=2024-01-01T00:00:00Z", "in_progress=true&tag=x&project=default", "sort_by=asc:",
+		"start_time=2024-01-01T00:00:00Z", "in_progress=true&tag=x&project=default", "sort_by=asc:", "name=contains:strpos",
 	} {
 		f.Add(s)
 	}
@@ -61,7 +61,7 @@ var runSpecColumns = func() string {
 	for _, f := range runSpec.fields {
 		b.WriteString(f.col + " ")
 	}
-	return b.String() + " IN LOWER LIKE ESCAPE AND OR "
+	return b.String() + ` IN LOWER LIKE ESCAPE AND OR COLLATE "C" ILIKE strpos(lower( `
 }()
 
 // fuzzServer is one SQLite-backed server per fuzz target.
