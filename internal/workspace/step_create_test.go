@@ -188,10 +188,14 @@ func TestWriteStepsInGroups(t *testing.T) {
 			}
 		}
 
+		other := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "other", Snapshot: run.Body.SnapshotID, Project: "steps", Status: "running"}))
+		elsewhere := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "elsewhere", PipelineRunID: other.ID, Status: "completed"}))
 		steps := countRows(t, srv.store.db.DB, "step_runs")
 		links := countRows(t, srv.store.db.DB, "step_run_artifacts")
 		for _, bad := range [][]*stepJob{
 			group(client.StepRequest{Name: "new", Status: "running"}, client.StepRequest{Name: "a", Status: "running"}), // a name taken
+			group(client.StepRequest{Name: "new", Status: "running", Outputs: map[string][]string{"o": {avs[0]}}},
+				client.StepRequest{Name: "new2", Status: "running", ParentStepIDs: []string{elsewhere.ID}}), // a parent of another run
 			group(client.StepRequest{Name: "new", Status: "running", ParentStepIDs: []string{parent.ID}},
 				client.StepRequest{Name: "new2", Status: "running", Inputs: map[string][]string{"x": {newID()}}}), // no such input
 			group(client.StepRequest{Name: "new", Status: "running"}, client.StepRequest{Name: "new", Status: "running"}), // one name twice
@@ -202,6 +206,9 @@ func TestWriteStepsInGroups(t *testing.T) {
 		}
 		if n, m := countRows(t, srv.store.db.DB, "step_runs"), countRows(t, srv.store.db.DB, "step_run_artifacts"); n != steps || m != links {
 			t.Fatalf("failed groups left rows: steps %d → %d, links %d → %d", steps, n, links, m)
+		}
+		if got := must[client.ArtifactVersion](t)(c.GetArtifactVersion(ctx, avs[0], true)); got.Metadata.ProducerStepRunID != nil {
+			t.Fatalf("a failed group made %s a producer", *got.Metadata.ProducerStepRunID)
 		}
 	})
 }

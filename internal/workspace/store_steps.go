@@ -259,10 +259,28 @@ func (b *stepBatch) stepsErr(err error) error {
 	}
 }
 
-// writeBatch writes b within tx.
+// writeBatch writes b within tx, with as many statements for a group as
+// for one step: the parents and the artifact versions of the whole group
+// are read with one query each, and the outputs' producers set with one
+// statement.
 func (s *Store) writeBatch(ctx context.Context, tx *storeTx, b *stepBatch) error {
-	for _, j := range b.jobs {
-		if err := s.checkParents(ctx, tx, j.req.PipelineRunID, j.req.ParentStepIDs); err != nil {
+	var parents, linked []string
+	for i, j := range b.jobs {
+		parents = append(parents, j.req.ParentStepIDs...)
+		linked = append(linked, b.links[i].ids()...)
+	}
+	parentRuns, err := tx.pairsByID(ctx, "SELECT id, pipeline_run_id FROM step_runs WHERE id IN ", distinct(parents))
+	if err != nil {
+		return err
+	}
+	avProjects, err := tx.pairsByID(ctx, "SELECT id, project_id FROM artifact_versions WHERE id IN ", distinct(linked))
+	if err != nil {
+		return err
+	}
+	d := tx.Dialect()
+	for i, j := range b.jobs {
+		if err := firstErr(checkParents(d, parentRuns, j.req.PipelineRunID, j.req.ParentStepIDs),
+			checkArtifacts(d, avProjects, j.projectID, b.links[i])); err != nil {
 			return err
 		}
 	}
@@ -275,9 +293,6 @@ func (s *Store) writeBatch(ctx context.Context, tx *storeTx, b *stepBatch) error
 	var arts []any
 	for i, j := range b.jobs {
 		lk := b.links[i]
-		if err := s.checkArtifacts(ctx, tx, j.projectID, lk.inputs, lk.outputs); err != nil {
-			return err
-		}
 		for _, l := range [...]struct {
 			kind string
 			m    map[string][]string
@@ -292,21 +307,59 @@ func (s *Store) writeBatch(ctx context.Context, tx *storeTx, b *stepBatch) error
 	if err := tx.insertRows(ctx, "INSERT INTO step_run_artifacts (step_id, artifact_version_id, name, kind) VALUES ", 4, arts); err != nil {
 		return writeErr(err, "step run")
 	}
-	// Outputs without a producer get the first step, in the group's order,
-	// that wrote them.
+	return b.setProducers(ctx, tx)
+}
+
+// setProducers makes each output without a producer the product of the
+// first step of the group, in the group's order, that wrote it.
+func (b *stepBatch) setProducers(ctx context.Context, tx *storeTx) error {
+	var outs []string
+	first := map[string]*stepJob{}
 	for i, j := range b.jobs {
-		var avs []string
-		for _, ids := range b.links[i].outputs {
-			avs = append(avs, ids...)
-		}
-		for part := range slices.Chunk(avs, maxInArgs) {
-			if _, err := tx.execOnce(ctx, "UPDATE artifact_versions SET producer_step_run_id = ?, producer_pipeline_run_id = ? WHERE id IN ("+placeholders(len(part))+") AND producer_step_run_id IS NULL",
-				append([]any{j.st.ID, j.req.PipelineRunID}, strArgs(part)...)...); err != nil {
-				return err
+		for _, avs := range b.links[i].outputs {
+			for _, av := range avs {
+				if _, ok := first[av]; !ok {
+					first[av] = j
+					outs = append(outs, av)
+				}
 			}
 		}
 	}
+	for part := range slices.Chunk(outs, maxInArgs/5) {
+		var step, run strings.Builder
+		args := make([]any, 0, 5*len(part))
+		for _, av := range part {
+			step.WriteString(" WHEN ? THEN ?")
+			args = append(args, av, first[av].st.ID)
+		}
+		for _, av := range part {
+			run.WriteString(" WHEN ? THEN ?")
+			args = append(args, av, first[av].req.PipelineRunID)
+		}
+		args = append(args, strArgs(part)...)
+		if _, err := tx.execOnce(ctx, "UPDATE artifact_versions SET producer_step_run_id = CASE id"+step.String()+
+			" END, producer_pipeline_run_id = CASE id"+run.String()+" END WHERE id IN ("+placeholders(len(part))+
+			") AND producer_step_run_id IS NULL", args...); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// ids is every artifact version the step links, inputs then outputs.
+func (l stepLinks) ids() []string {
+	var ids []string
+	for _, m := range []map[string][]string{l.inputs, l.outputs} {
+		for _, avs := range m {
+			ids = append(ids, avs...)
+		}
+	}
+	return ids
+}
+
+// distinct is ids sorted, without repeats.
+func distinct(ids []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(ids)))
 }
 
 // linkSet is a step's links as they are stored and read back: each name's
@@ -399,17 +452,11 @@ func lookupID[T any](d sqldb.Dialect, m map[string]T, id string) (T, bool) {
 	return v, ok
 }
 
-// checkParents checks in one query that the parents are steps of the run.
-func (s *Store) checkParents(ctx context.Context, tx *storeTx, runID string, parents []string) error {
-	if len(parents) == 0 {
-		return nil
-	}
-	runs, err := tx.pairsByID(ctx, "SELECT id, pipeline_run_id FROM step_runs WHERE id IN ", parents)
-	if err != nil {
-		return err
-	}
+// checkParents checks that the parents are steps of the run, by runs, the
+// run of each step read.
+func checkParents(d sqldb.Dialect, runs map[string]string, runID string, parents []string) error {
 	for _, p := range parents {
-		run, ok := lookupID(tx.Dialect(), runs, p)
+		run, ok := lookupID(d, runs, p)
 		if !ok {
 			return errs.E(errs.NotFound, "parent step %s not found", p)
 		}
@@ -420,31 +467,17 @@ func (s *Store) checkParents(ctx context.Context, tx *storeTx, runID string, par
 	return nil
 }
 
-// checkArtifacts checks in one query that the linked artifact versions are
-// of the step's project, reporting the first wrong one in the order inputs
-// then outputs, by name.
-func (s *Store) checkArtifacts(ctx context.Context, tx *storeTx, projectID string, inputs, outputs map[string][]string) error {
-	var ids []string
-	for _, m := range []map[string][]string{inputs, outputs} {
-		for _, avs := range m {
-			ids = append(ids, avs...)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	projects, err := tx.pairsByID(ctx, "SELECT id, project_id FROM artifact_versions WHERE id IN ", ids)
-	if err != nil {
-		return err
-	}
+// checkArtifacts checks that the linked artifact versions are of the
+// step's project, by projects, the project of each version read, reporting
+// the first wrong one in the order inputs then outputs, by name.
+func checkArtifacts(d sqldb.Dialect, projects map[string]string, projectID string, lk stepLinks) error {
 	for _, l := range [...]struct {
 		kind string
 		m    map[string][]string
-	}{{"input", inputs}, {"output", outputs}} {
+	}{{"input", lk.inputs}, {"output", lk.outputs}} {
 		for _, name := range slices.Sorted(maps.Keys(l.m)) {
 			for _, av := range l.m[name] {
-				p, ok := lookupID(tx.Dialect(), projects, av)
+				p, ok := lookupID(d, projects, av)
 				if !ok {
 					return errs.E(errs.NotFound, "artifact version %s not found", av)
 				}
