@@ -34,24 +34,17 @@ func (s *Server) createArtifact(w http.ResponseWriter, r *http.Request, p *princ
 	return respond(w)(s.store.CreateArtifact(r.Context(), p.UserID, project, req))
 }
 
+// artifacts is how the handlers read an artifact and learn whose it is.
+func (s *Server) artifacts() family[client.Artifact] {
+	return family[client.Artifact]{rtArtifact, s.store.Artifact, func(v client.Artifact) (string, string) { return v.Body.ProjectID, v.Body.UserID }}
+}
+
 func (s *Server) artifact(r *http.Request, p *principal, action rbac.Action, hydrate bool) (client.Artifact, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return client.Artifact{}, err
-	}
-	a, err := s.store.Artifact(r.Context(), id, hydrate)
-	if err != nil {
-		return a, err
-	}
-	return a, s.authorize(r.Context(), p, action, rtArtifact, a.Body.ProjectID, id, a.Body.UserID)
+	return s.artifacts().inPath(s, r, p, action, hydrate)
 }
 
 func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request, p *principal) error {
-	h, err := hydrate(r)
-	if err != nil {
-		return err
-	}
-	return respond(w)(s.artifact(r, p, rbac.Read, h))
+	return getOne(s, w, r, p, s.artifacts())
 }
 
 func (s *Server) updateArtifact(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -70,18 +63,7 @@ func (s *Server) updateArtifact(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := noQuery(r); err != nil {
-		return err
-	}
-	a, err := s.artifact(r, p, rbac.Delete, false)
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteArtifact(r.Context(), a.ID); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtArtifact, a.Body.ProjectID, a.ID)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.artifacts(), s.store.DeleteArtifact)
 }
 
 // ---- artifact versions
@@ -154,24 +136,17 @@ func (s *Server) createArtifactVersion(w http.ResponseWriter, r *http.Request, p
 	return respond(w)(s.store.CreateArtifactVersion(r.Context(), p.UserID, project, req))
 }
 
+// artifactVersions is how the handlers read an artifact version and learn whose it is.
+func (s *Server) artifactVersions() family[client.ArtifactVersion] {
+	return family[client.ArtifactVersion]{rtArtifactVersion, s.store.ArtifactVersion, func(v client.ArtifactVersion) (string, string) { return v.Body.ProjectID, v.Body.UserID }}
+}
+
 func (s *Server) artifactVersion(r *http.Request, p *principal, action rbac.Action, hydrate bool) (client.ArtifactVersion, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return client.ArtifactVersion{}, err
-	}
-	v, err := s.store.ArtifactVersion(r.Context(), id, hydrate)
-	if err != nil {
-		return v, err
-	}
-	return v, s.authorize(r.Context(), p, action, rtArtifactVersion, v.Body.ProjectID, id, v.Body.UserID)
+	return s.artifactVersions().inPath(s, r, p, action, hydrate)
 }
 
 func (s *Server) getArtifactVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
-	h, err := hydrate(r)
-	if err != nil {
-		return err
-	}
-	return respond(w)(s.artifactVersion(r, p, rbac.Read, h))
+	return getOne(s, w, r, p, s.artifactVersions())
 }
 
 func (s *Server) updateArtifactVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -190,18 +165,7 @@ func (s *Server) updateArtifactVersion(w http.ResponseWriter, r *http.Request, p
 }
 
 func (s *Server) deleteArtifactVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := noQuery(r); err != nil {
-		return err
-	}
-	v, err := s.artifactVersion(r, p, rbac.Delete, false)
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteArtifactVersion(r.Context(), v.ID); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtArtifactVersion, v.Body.ProjectID, v.ID)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.artifactVersions(), s.store.DeleteArtifactVersion)
 }
 
 // maxBatch bounds the items of one batch request.

@@ -72,6 +72,17 @@ func (f family[T]) authorized(s *Server, r *http.Request, p *principal, action r
 	return v, s.authorize(r.Context(), p, action, f.rt, projectID, id, userID)
 }
 
+// inPath reads the resource of f the path names and checks that p may do
+// action to it.
+func (f family[T]) inPath(s *Server, r *http.Request, p *principal, action rbac.Action, hydrate bool) (T, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return f.authorized(s, r, p, action, id, hydrate)
+}
+
 // getOne answers GET of the resource of f the path names.
 func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *principal, f family[T]) error {
 	id, err := pathID(r, "id")

@@ -48,24 +48,17 @@ func (s *Server) createModel(w http.ResponseWriter, r *http.Request, p *principa
 	return respond(w)(s.store.CreateModel(r.Context(), p.UserID, project, req))
 }
 
+// models is how the handlers read a model and learn whose it is.
+func (s *Server) models() family[client.Model] {
+	return family[client.Model]{rtModel, s.store.Model, func(v client.Model) (string, string) { return v.Body.ProjectID, v.Body.UserID }}
+}
+
 func (s *Server) model(r *http.Request, p *principal, action rbac.Action, hydrate bool) (client.Model, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return client.Model{}, err
-	}
-	m, err := s.store.Model(r.Context(), id, hydrate)
-	if err != nil {
-		return m, err
-	}
-	return m, s.authorize(r.Context(), p, action, rtModel, m.Body.ProjectID, id, m.Body.UserID)
+	return s.models().inPath(s, r, p, action, hydrate)
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request, p *principal) error {
-	h, err := hydrate(r)
-	if err != nil {
-		return err
-	}
-	return respond(w)(s.model(r, p, rbac.Read, h))
+	return getOne(s, w, r, p, s.models())
 }
 
 func (s *Server) updateModel(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -84,18 +77,7 @@ func (s *Server) updateModel(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := noQuery(r); err != nil {
-		return err
-	}
-	m, err := s.model(r, p, rbac.Delete, false)
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteModel(r.Context(), m.ID); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtModel, m.Body.ProjectID, m.ID)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.models(), s.store.DeleteModel)
 }
 
 // ---- model versions
@@ -127,24 +109,17 @@ func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request, p *p
 	return respond(w)(s.store.CreateModelVersion(r.Context(), p.UserID, project, req))
 }
 
+// modelVersions is how the handlers read a model version and learn whose it is.
+func (s *Server) modelVersions() family[client.ModelVersion] {
+	return family[client.ModelVersion]{rtModelVersion, s.store.ModelVersion, func(v client.ModelVersion) (string, string) { return v.Body.ProjectID, v.Body.UserID }}
+}
+
 func (s *Server) modelVersion(r *http.Request, p *principal, action rbac.Action, hydrate bool) (client.ModelVersion, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return client.ModelVersion{}, err
-	}
-	v, err := s.store.ModelVersion(r.Context(), id, hydrate)
-	if err != nil {
-		return v, err
-	}
-	return v, s.authorize(r.Context(), p, action, rtModelVersion, v.Body.ProjectID, id, v.Body.UserID)
+	return s.modelVersions().inPath(s, r, p, action, hydrate)
 }
 
 func (s *Server) getModelVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
-	h, err := hydrate(r)
-	if err != nil {
-		return err
-	}
-	return respond(w)(s.modelVersion(r, p, rbac.Read, h))
+	return getOne(s, w, r, p, s.modelVersions())
 }
 
 // updateModelVersion needs promote, not just update, to change a stage.
@@ -173,16 +148,5 @@ func (s *Server) updateModelVersion(w http.ResponseWriter, r *http.Request, p *p
 }
 
 func (s *Server) deleteModelVersion(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := noQuery(r); err != nil {
-		return err
-	}
-	v, err := s.modelVersion(r, p, rbac.Delete, false)
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteModelVersion(r.Context(), v.ID); err != nil {
-		return err
-	}
-	s.forget(r.Context(), rtModelVersion, v.Body.ProjectID, v.ID)
-	return ok(w, nil)
+	return deleteOne(s, w, r, p, s.modelVersions(), s.store.DeleteModelVersion)
 }
