@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -243,4 +244,46 @@ func readsAsAnswered(t *testing.T, hs *httptest.Server, token, id string, answer
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("step %s answered\n%s\nbut reads\n%s", id, answered, read)
 	}
+}
+
+// Outputs added by updating a step: the links the step lacks are written
+// (asking again for one it has adds nothing), the step becomes the producer
+// of those without one, and an output of another project writes nothing,
+// not even the status that came with it.
+func TestUpdateStepOutputs(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		srv, _, c, run, avs := stepsFixture(t, url)
+		st := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "s", PipelineRunID: run.ID, Status: "running"}))
+		st2 := must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: "s2", PipelineRunID: run.ID, Status: "running"}))
+		must[client.Step](t)(c.UpdateStep(ctx, st.ID, client.StepUpdate{Outputs: map[string][]string{"o": {avs[0]}}}))
+		links := countRows(t, srv.store.db.DB, "step_run_artifacts")
+		got := must[client.Step](t)(c.UpdateStep(ctx, st.ID, client.StepUpdate{Status: ptr("completed"),
+			Outputs: map[string][]string{"o": {avs[1], avs[0]}, "p": {avs[0]}}}))
+		want := map[string][]string{"o": slices.Sorted(slices.Values([]string{avs[0], avs[1]})), "p": {avs[0]}}
+		if !reflect.DeepEqual(got.Body.Outputs, want) || got.Body.Status != "completed" {
+			t.Fatalf("outputs %v, status %s; want %v, completed", got.Body.Outputs, got.Body.Status, want)
+		}
+		if n := countRows(t, srv.store.db.DB, "step_run_artifacts"); n != links+2 {
+			t.Fatalf("links %d → %d: want two more (o/%s and p/%s)", links, n, avs[1], avs[0])
+		}
+		must[client.Step](t)(c.UpdateStep(ctx, st2.ID, client.StepUpdate{Outputs: map[string][]string{"x": {avs[1], avs[2]}}}))
+		for av, want := range map[string]string{avs[0]: st.ID, avs[1]: st.ID, avs[2]: st2.ID} {
+			v := must[client.ArtifactVersion](t)(c.GetArtifactVersion(ctx, av, true))
+			if v.Metadata.ProducerStepRunID == nil || *v.Metadata.ProducerStepRunID != want {
+				t.Fatalf("producer of %s: %v, want %s", av, v.Metadata.ProducerStepRunID, want)
+			}
+		}
+
+		must[client.Project](t)(c.CreateProject(ctx, client.ProjectRequest{Name: "elsewhere"}))
+		foreign := must[client.ArtifactVersion](t)(c.CreateArtifactVersion(ctx, client.ArtifactVersionRequest{
+			ArtifactName: "f", Project: "elsewhere", Type: "DataArtifact", URI: "/f"}))
+		links = countRows(t, srv.store.db.DB, "step_run_artifacts")
+		_, err := c.UpdateStep(ctx, st2.ID, client.StepUpdate{Status: ptr("failed"), Outputs: map[string][]string{"y": {avs[0], foreign.ID}}})
+		wantStatus(t, err, http.StatusUnprocessableEntity)
+		after := must[client.Step](t)(c.GetStep(ctx, st2.ID, true))
+		if after.Body.Status != "running" || countRows(t, srv.store.db.DB, "step_run_artifacts") != links {
+			t.Fatalf("a refused update wrote: status %s, links %d → %d", after.Body.Status, links, countRows(t, srv.store.db.DB, "step_run_artifacts"))
+		}
+	})
 }

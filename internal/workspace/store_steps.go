@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/enclave-mlops/enclave/client"
@@ -304,22 +303,33 @@ func (s *Store) writeBatch(ctx context.Context, tx *storeTx, b *stepBatch) error
 			}
 		}
 	}
-	if err := tx.insertRows(ctx, "INSERT INTO step_run_artifacts (step_id, artifact_version_id, name, kind) VALUES ", 4, arts); err != nil {
+	if err := tx.insertRows(ctx, insertLinks, 4, arts); err != nil {
 		return writeErr(err, "step run")
 	}
-	return b.setProducers(ctx, tx)
+	ps := make([]producer, len(b.jobs))
+	for i, j := range b.jobs {
+		ps[i] = producer{j.st.ID, j.req.PipelineRunID, b.links[i].outputs}
+	}
+	return setProducers(ctx, tx, ps)
+}
+
+// producer is a step and the outputs it wrote.
+type producer struct {
+	stepID, runID string
+	outputs       map[string][]string
 }
 
 // setProducers makes each output without a producer the product of the
-// first step of the group, in the group's order, that wrote it.
-func (b *stepBatch) setProducers(ctx context.Context, tx *storeTx) error {
+// first of ps, in order, that wrote it, with one statement (as few as the
+// limit on placeholders allows).
+func setProducers(ctx context.Context, tx *storeTx, ps []producer) error {
 	var outs []string
-	first := map[string]*stepJob{}
-	for i, j := range b.jobs {
-		for _, avs := range b.links[i].outputs {
+	first := map[string]*producer{}
+	for i := range ps {
+		for _, avs := range ps[i].outputs {
 			for _, av := range avs {
 				if _, ok := first[av]; !ok {
-					first[av] = j
+					first[av] = &ps[i]
 					outs = append(outs, av)
 				}
 			}
@@ -330,11 +340,11 @@ func (b *stepBatch) setProducers(ctx context.Context, tx *storeTx) error {
 		args := make([]any, 0, 5*len(part))
 		for _, av := range part {
 			step.WriteString(" WHEN ? THEN ?")
-			args = append(args, av, first[av].st.ID)
+			args = append(args, av, first[av].stepID)
 		}
 		for _, av := range part {
 			run.WriteString(" WHEN ? THEN ?")
-			args = append(args, av, first[av].req.PipelineRunID)
+			args = append(args, av, first[av].runID)
 		}
 		args = append(args, strArgs(part)...)
 		if _, err := tx.execOnce(ctx, "UPDATE artifact_versions SET producer_step_run_id = CASE id"+step.String()+
@@ -490,54 +500,75 @@ func checkArtifacts(d sqldb.Dialect, projects map[string]string, projectID strin
 	return nil
 }
 
-// linkArtifacts links artifact versions of the step's project to a step.
-func (s *Store) linkArtifacts(ctx context.Context, tx *sqldb.Tx, stepID, kind, projectID string, m map[string][]string) error {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
+// linkOutputs adds outputs to a step that exists: the links it does not
+// have yet, and the step as the producer of those without one; four
+// statements whatever their number.
+func (s *Store) linkOutputs(ctx context.Context, tx *storeTx, stepID, runID, projectID string, m map[string][]string) error {
+	lk := stepLinks{outputs: linkSet(m)}
+	ids := distinct(lk.ids())
+	if len(ids) == 0 {
+		return nil
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		for _, av := range slices.Compact(slices.Sorted(slices.Values(m[name]))) {
-			var p string
-			if err := tx.QueryRow(ctx, "SELECT project_id FROM artifact_versions WHERE id = ?", av).Scan(&p); err != nil {
-				return notFound(err, "artifact version", av)
-			}
-			if p != projectID {
-				return errs.E(errs.Invalid, "%ss: artifact version %s belongs to another project", kind, av)
-			}
-			var n int
-			if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM step_run_artifacts WHERE step_id = ? AND kind = ? AND name = ? AND artifact_version_id = ?", stepID, kind, name, av).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				continue
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO step_run_artifacts (step_id, artifact_version_id, name, kind) VALUES (?, ?, ?, ?)", stepID, av, name, kind); err != nil {
-				return writeErr(err, "step run")
-			}
-		}
-	}
-	return nil
-}
-
-func (s *Store) linkOutputs(ctx context.Context, tx *sqldb.Tx, stepID, runID, projectID string, m map[string][]string) error {
-	if err := s.linkArtifacts(ctx, tx, stepID, "output", projectID, m); err != nil {
+	projects, err := tx.pairsByID(ctx, "SELECT id, project_id FROM artifact_versions WHERE id IN ", ids)
+	if err != nil {
 		return err
 	}
-	for _, avs := range m {
+	d := tx.Dialect()
+	if err := checkArtifacts(d, projects, projectID, lk); err != nil {
+		return err
+	}
+	have, err := outputLinks(ctx, tx, stepID)
+	if err != nil {
+		return err
+	}
+	var args []any
+	for name, avs := range lk.outputs {
 		for _, av := range avs {
-			if _, err := tx.Exec(ctx, "UPDATE artifact_versions SET producer_step_run_id = ?, producer_pipeline_run_id = ? WHERE id = ? AND producer_step_run_id IS NULL", stepID, runID, av); err != nil {
-				return err
+			if !have[linkKey(d, name, av)] {
+				args = append(args, stepID, av, name, "output")
 			}
 		}
 	}
-	return nil
+	if err := tx.insertRows(ctx, insertLinks, 4, args); err != nil {
+		return writeErr(err, "step run")
+	}
+	return setProducers(ctx, tx, []producer{{stepID, runID, lk.outputs}})
+}
+
+// insertLinks begins the statement that links steps to artifact versions.
+const insertLinks = "INSERT INTO step_run_artifacts (step_id, artifact_version_id, name, kind) VALUES "
+
+// outputLinks is the output links a step has, by linkKey.
+func outputLinks(ctx context.Context, tx *storeTx, stepID string) (map[string]bool, error) {
+	rows, err := tx.Query(ctx, "SELECT name, artifact_version_id FROM step_run_artifacts WHERE step_id = ? AND kind = 'output'", stepID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var name, av string
+		if err := rows.Scan(&name, &av); err != nil {
+			return nil, err
+		}
+		have[linkKey(tx.Dialect(), name, av)] = true
+	}
+	return have, rows.Err()
+}
+
+// linkKey names a link of a step as its primary key compares them: ids
+// without case, and on MySQL, whose columns compare without case, names
+// too.
+func linkKey(d sqldb.Dialect, name, av string) string {
+	if d == sqldb.MySQL {
+		name = strings.ToLower(name)
+	}
+	return strings.ToLower(av) + "\x00" + name
 }
 
 // UpdateStep changes a step's status and end, and adds outputs.
 func (s *Store) UpdateStep(ctx context.Context, id string, u client.StepUpdate) (client.Step, error) {
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+	err := s.db.inTx(ctx, func(tx *storeTx) error {
 		var runID, projectID string
 		if err := tx.QueryRow(ctx, "SELECT pipeline_run_id, project_id FROM step_runs WHERE id = ?", id).Scan(&runID, &projectID); err != nil {
 			return notFound(err, "step run", id)
