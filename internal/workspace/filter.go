@@ -355,10 +355,9 @@ func typedValue(name, v string, f field) (any, error) {
 
 // likeEscape escapes LIKE's wildcards with '!', an escape character that
 // means the same on all three databases (a backslash does not on MySQL).
-func likeEscape(s string) string {
-	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
-	return r.Replace(s)
-}
+func likeEscape(s string) string { return likeEscaper.Replace(s) }
+
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
 func placeholders(n int) string {
 	if n <= 0 {

@@ -154,11 +154,7 @@ func (s *Store) writeBatch(ctx context.Context, tx *storeTx, b *stepBatch) error
 	}
 	var arts []any
 	for i, j := range b.jobs {
-		lk := b.links[i]
-		for _, l := range [...]struct {
-			kind string
-			m    map[string][]string
-		}{{"input", lk.inputs}, {"output", lk.outputs}} {
+		for _, l := range b.links[i].byKind() {
 			for name, avs := range l.m {
 				for _, av := range avs {
 					arts = append(arts, j.st.ID, av, name, l.kind)
@@ -219,11 +215,22 @@ func setProducers(ctx context.Context, tx *storeTx, ps []producer) error {
 	return nil
 }
 
+// kindLinks is one kind of a step's links, by name.
+type kindLinks struct {
+	kind string // input or output, as step_run_artifacts stores it
+	m    map[string][]string
+}
+
+// byKind is the step's links, inputs then outputs.
+func (l stepLinks) byKind() [2]kindLinks {
+	return [2]kindLinks{{"input", l.inputs}, {"output", l.outputs}}
+}
+
 // ids is every artifact version the step links, inputs then outputs.
 func (l stepLinks) ids() []string {
 	var ids []string
-	for _, m := range []map[string][]string{l.inputs, l.outputs} {
-		for _, avs := range m {
+	for _, k := range l.byKind() {
+		for _, avs := range k.m {
 			ids = append(ids, avs...)
 		}
 	}
@@ -240,7 +247,7 @@ func distinct(ids []string) []string {
 func linkSet(m map[string][]string) map[string][]string {
 	out := make(map[string][]string, len(m))
 	for name, avs := range m {
-		out[name] = slices.Compact(slices.Sorted(slices.Values(avs)))
+		out[name] = distinct(avs)
 	}
 	return out
 }
@@ -264,10 +271,7 @@ func checkParents(d sqldb.Dialect, runs map[string]string, runID string, parents
 // step's project, by projects, the project of each version read, reporting
 // the first wrong one in the order inputs then outputs, by name.
 func checkArtifacts(d sqldb.Dialect, projects map[string]string, projectID string, lk stepLinks) error {
-	for _, l := range [...]struct {
-		kind string
-		m    map[string][]string
-	}{{"input", lk.inputs}, {"output", lk.outputs}} {
+	for _, l := range lk.byKind() {
 		for _, name := range slices.Sorted(maps.Keys(l.m)) {
 			for _, av := range l.m[name] {
 				p, ok := lookupID(d, projects, av)
