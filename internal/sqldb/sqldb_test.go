@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/enclave-mlops/enclave/internal/sqldb"
 	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
@@ -113,6 +114,57 @@ func TestOpenSizesThePool(t *testing.T) {
 			db.Close()
 		}
 	})
+}
+
+// Aside is a pool of one connection of its own to the same database,
+// while every connection of the main pool is taken; in memory it is the
+// pool itself. Close closes it too.
+func TestAside(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testAside(t, "sqlite:///:memory:") })
+	sqldbtest.Each(t, testAside)
+}
+
+func testAside(t *testing.T, url string) {
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, url, sqldb.Options{MaxOpen: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aside := db.Aside()
+	if db.Config().Path == "" && db.Dialect() == sqldb.SQLite {
+		if aside != db {
+			t.Fatal("in memory: Aside is not the pool itself")
+		}
+		db.Close()
+		return
+	}
+	if aside == db || db.Aside() != aside {
+		t.Fatal("Aside is the main pool, or a new pool on every call")
+	}
+	if got := aside.SQL().Stats().MaxOpenConnections; got != 1 {
+		t.Fatalf("Aside's pool: %d connections, want 1", got)
+	}
+	if _, err := db.Exec(ctx, "CREATE TABLE aside_probe (n INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	held, err := db.SQL().Conn(ctx) // the main pool's only connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := aside.QueryRow(wctx, "SELECT COUNT(*) FROM aside_probe").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("Aside with the main pool taken: %d, %v", n, err)
+	}
+	held.Close()
+	if _, err := db.Exec(ctx, "DROP TABLE aside_probe"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := aside.QueryRow(ctx, "SELECT 1").Scan(&n); err == nil {
+		t.Fatal("Aside still answers after Close")
+	}
 }
 
 func TestParseURLKeepsPasswordOutOfErrors(t *testing.T) {

@@ -78,15 +78,17 @@ func (s *Store) exactCount(ctx context.Context, q sqldb.Querier, table, where st
 }
 
 // backgroundCount is exactCount for a refresh, which no request waits for.
-// On PostgreSQL it runs without parallel workers: the count takes longer,
-// but as one process rather than three, so that the database's processes
-// serving requests keep more of the CPU meanwhile.
+// It runs on the database's Aside pool, never on a connection of the
+// requests. On PostgreSQL it runs without parallel workers: the count takes
+// longer, but as one process rather than three, so that the database's
+// processes serving requests keep more of the CPU meanwhile.
 func (s *Store) backgroundCount(ctx context.Context, table, where string, args []any) (int64, error) {
-	if s.db.Dialect() != sqldb.Postgres {
-		return s.exactCount(ctx, s.db, table, where, args)
+	db := s.db.Aside()
+	if db.Dialect() != sqldb.Postgres {
+		return s.exactCount(ctx, db, table, where, args)
 	}
 	var n int64
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+	err := db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
 			return err
 		}
