@@ -18,10 +18,26 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
 pgdata=${BENCH_PG_DATA:-$work/pg}
 
+# The kernel's autogroup gives every session a scheduling group of its own,
+# and every PostgreSQL process starts a session: on the server's core each
+# backend then competes as a group against the whole server, and now and
+# then waited 0.5–2 s for the CPU (perf sched latency) while its request
+# waited with it. Autogroup applies only to processes in the root cgroup, so
+# a database run as a service (systemd, a container) is not affected; here
+# it is switched off for the run and set back on exit.
+autogroup=/proc/sys/kernel/sched_autogroup_enabled
+autogroup_was=
+if [ -w "$autogroup" ] && [ "$(cat "$autogroup")" = 1 ]; then
+	autogroup_was=1
+	echo 0 >"$autogroup"
+	echo "kernel autogroup switched off for the run (see bench/workspace/run.sh)"
+fi
+
 stop_pg() {
 	if [ -f "$pgdata/postmaster.pid" ]; then
 		runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true
 	fi
+	[ -n "$autogroup_was" ] && echo 1 >"$autogroup"
 	rm -rf "$work"
 }
 trap stop_pg EXIT
