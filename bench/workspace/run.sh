@@ -71,7 +71,7 @@ for db in $dbs; do
 	args=(-enclave "$work/enclave" -db "$db" -server-cpu 0)
 	if [ "$db" = postgresql ]; then
 		start_pg
-		args+=(-url "postgresql://enclave@127.0.0.1:$BENCH_PG_PORT/enclave")
+		args+=(-url "postgresql://enclave@127.0.0.1:$BENCH_PG_PORT/enclave" -warm-files "$pgdata/base")
 	fi
 	taskset -c 1 "$work/bench" "${args[@]}" "$@"
 	[ "$db" = postgresql ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null

@@ -117,8 +117,9 @@ func TestOpenSizesThePool(t *testing.T) {
 }
 
 // Aside is a pool of one connection of its own to the same database,
-// while every connection of the main pool is taken; in memory it is the
-// pool itself. Close closes it too.
+// answering while every connection of the main pool is taken and closing
+// its connection after use; in memory it is the pool itself. Close closes
+// it too.
 func TestAside(t *testing.T) {
 	t.Run("memory", func(t *testing.T) { testAside(t, "sqlite:///:memory:") })
 	sqldbtest.Each(t, testAside)
@@ -156,6 +157,9 @@ func testAside(t *testing.T, url string) {
 	defer cancel()
 	if err := aside.QueryRow(wctx, "SELECT COUNT(*) FROM aside_probe").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("Aside with the main pool taken: %d, %v", n, err)
+	}
+	if idle := aside.SQL().Stats().Idle; idle != 0 {
+		t.Fatalf("Aside keeps %d connections open after use, want 0", idle)
 	}
 	held.Close()
 	if _, err := db.Exec(ctx, "DROP TABLE aside_probe"); err != nil {

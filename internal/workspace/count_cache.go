@@ -17,20 +17,30 @@ import (
 // count is kept per filter for its life: countTTL, or a thousand times what
 // counting took if that is longer (a filter no index serves, such as name
 // contains, scans the table), at most maxCountLife. Past half its life it is
-// counted again in the background while it is asked for — one such count at
-// a time, so that refreshes never crowd the requests — and it is still
+// counted again in the background while it is asked for, and it is still
 // served until twice its life; only then does a request count again itself.
-// A large total may thus be up to twice its life old; a small one never is.
+//
+// Background counts run on the database's Aside connection, take turns,
+// one at a time, and after each the next waits refreshRest times as long
+// as it took: at most a tenth of the time is spent counting in the
+// background. A count that scans a table reads every page of it, and on
+// SQLite all connections of the process share one cache of pages, so while
+// such a count runs the requests find their pages gone. A total whose
+// refresh waits its turn is served on, past twice its life, up to
+// maxCountStale.
 const (
-	countBound   = 10_000
-	countTTL     = 10 * time.Second
-	maxCountLife = 2 * time.Minute
-	maxCounts    = 1024
+	countBound    = 10_000
+	countTTL      = 10 * time.Second
+	maxCountLife  = 2 * time.Minute
+	maxCountStale = 15 * time.Minute
+	refreshRest   = 9
+	maxCounts     = 1024
 )
 
 type countCache struct {
 	bound int64 // countBound; tests lower it
 	now   func() time.Time
+	rest  func(time.Duration) // waits between background counts; tests replace it
 
 	mu      sync.Mutex
 	entries map[string]*countEntry
@@ -42,12 +52,13 @@ type countEntry struct {
 	at         time.Time
 	life       time.Duration
 	refreshing bool
+	waiting    bool          // a refresh is due and waits for its turn
 	ready      chan struct{} // closed when the first count is in
 	err        error
 }
 
 func newCountCache() *countCache {
-	return &countCache{bound: countBound, now: time.Now, entries: map[string]*countEntry{}, refresh: make(chan struct{}, 1)}
+	return &countCache{bound: countBound, now: time.Now, rest: time.Sleep, entries: map[string]*countEntry{}, refresh: make(chan struct{}, 1)}
 }
 
 // count returns how many rows of table match where.
@@ -100,7 +111,8 @@ func (s *Store) backgroundCount(ctx context.Context, table, where string, args [
 }
 
 // refreshCount counts again in the background, for a cached entry past half
-// its life; the caller holds the refresh token, which this gives back.
+// its life; the caller holds the refresh token, which this gives back after
+// resting refreshRest times as long as the count took.
 func (s *Store) refreshCount(key, table, where string, args []any) {
 	args = append([]any(nil), args...)
 	go func() {
@@ -109,12 +121,15 @@ func (s *Store) refreshCount(key, table, where string, args []any) {
 		defer cancel()
 		start := time.Now()
 		n, err := s.backgroundCount(ctx, table, where, args)
-		s.counts.finishRefresh(key, n, time.Since(start), err)
+		took := time.Since(start)
+		s.counts.finishRefresh(key, n, took, err)
+		s.counts.rest(refreshRest * took)
 	}()
 }
 
-// fresh returns a cached count younger than twice its life; past half of
-// that it starts a refresh, unless one is running.
+// fresh returns a cached count younger than twice its life, or older while
+// its refresh waits for its turn (up to maxCountStale); past half its life
+// it starts a refresh if none is running.
 func (c *countCache) fresh(key string, refresh func()) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -123,15 +138,16 @@ func (c *countCache) fresh(key string, refresh func()) (int64, bool) {
 		return 0, false
 	}
 	age := c.now().Sub(e.at)
-	if age > 2*e.life {
+	if age > maxCountStale || (age > 2*e.life && !e.waiting && !e.refreshing) {
 		return 0, false
 	}
 	if age > e.life/2 && !e.refreshing {
 		select {
 		case c.refresh <- struct{}{}:
-			e.refreshing = true
+			e.refreshing, e.waiting = true, false
 			refresh()
-		default: // another count is running: a later request will ask again
+		default: // another count is running or resting: a later request will ask again
+			e.waiting = true
 		}
 	}
 	return e.n, true
@@ -141,7 +157,7 @@ func (c *countCache) finishRefresh(key string, n int64, took time.Duration, err 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil && e.ready == nil {
-		e.refreshing = false
+		e.refreshing, e.waiting = false, false
 		if err == nil {
 			e.n, e.at, e.life = n, c.now(), lifeOf(took)
 		}

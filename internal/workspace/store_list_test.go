@@ -203,3 +203,80 @@ func jsonOf(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// Background recounts take turns and rest between them; a total whose
+// refresh waits for its turn is served on past twice its life, up to
+// maxCountStale.
+func TestCountRefreshTakesTurns(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	c := newCountCache()
+	c.now = func() time.Time { return now }
+	for _, key := range []string{"a", "b"} {
+		if n, err := c.load(ctx, key, func(context.Context) (int64, error) { return 20_000, nil }); err != nil || n != 20_000 {
+			t.Fatalf("load %s: %d, %v", key, n, err)
+		}
+	}
+	now = now.Add(countTTL/2 + time.Second)
+	started := map[string]int{}
+	refresh := func(key string) func() { return func() { started[key]++ } }
+	if n, ok := c.fresh("a", refresh("a")); !ok || n != 20_000 || started["a"] != 1 {
+		t.Fatalf("a past half its life: %d, %v, refreshes %v", n, ok, started)
+	}
+	// The token is held (a's count runs, or rests after it): b waits.
+	if n, ok := c.fresh("b", refresh("b")); !ok || n != 20_000 || started["b"] != 0 {
+		t.Fatalf("b while a refreshes: %d, %v, refreshes %v", n, ok, started)
+	}
+	now = now.Add(2 * countTTL)
+	if _, ok := c.fresh("b", refresh("b")); !ok || started["b"] != 0 {
+		t.Fatalf("b past twice its life, waiting its turn: served %v, refreshes %v", ok, started)
+	}
+	<-c.refresh // a's refresh is over and has rested
+	c.finishRefresh("a", 20_001, time.Millisecond, nil)
+	if n, ok := c.fresh("a", refresh("a")); !ok || n != 20_001 {
+		t.Fatalf("a after its refresh: %d, %v", n, ok)
+	}
+	if _, ok := c.fresh("b", refresh("b")); !ok || started["b"] != 1 {
+		t.Fatalf("b once the token is free: served %v, refreshes %v", ok, started)
+	}
+	<-c.refresh
+	now = now.Add(maxCountStale)
+	if _, ok := c.fresh("b", refresh("b")); ok {
+		t.Fatal("b served past maxCountStale")
+	}
+}
+
+// A refresh gives its turn back only after resting refreshRest times as
+// long as its count took.
+func TestCountRefreshRests(t *testing.T) {
+	srv, _, c := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	f := newFixture(t, c, "rest")
+	ctx := context.Background()
+	for i := range 4 {
+		must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r" + strconv.Itoa(i), Snapshot: f.snapshot.ID, Project: "rest", Status: "running"}))
+	}
+	cc := srv.Store().counts
+	now := time.Now()
+	rested := make(chan time.Duration)
+	cc.bound, cc.now, cc.rest = 2, func() time.Time { return now }, func(d time.Duration) { rested <- d }
+	list := func() {
+		must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Size: 2, Filters: map[string]string{"pipeline_id": f.pipeline.ID}}))
+	}
+	list()
+	now = now.Add(countTTL/2 + time.Second)
+	list() // past half its life: counted again in the background
+	select {
+	case d := <-rested:
+		if d <= 0 {
+			t.Fatalf("rested %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refresh never rested")
+	}
+	select {
+	case cc.refresh <- struct{}{}: // the token came back after the rest
+		<-cc.refresh
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refresh kept its turn after resting")
+	}
+}
