@@ -45,10 +45,7 @@ type DB struct {
 	restartAt int           // restartFrames; tests lower it
 	holdWait  time.Duration // restartWait; tests raise it
 
-	aside     *DB // Aside's pool, opened on first use
-	asideOnce sync.Once
-	asideMu   sync.Mutex // guards aside against Close
-	closed    bool
+	aside *DB // Aside's pool; db itself for SQLite in memory
 }
 
 // Options tune the connection pool.
@@ -107,6 +104,19 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		db.stop, db.stopped = make(chan struct{}), make(chan struct{})
 		db.writing, db.restartAt, db.holdWait = make(chan struct{}, 1), restartFrames, restartWait
 		go db.checkpoints(checkpointEvery)
+	}
+	db.aside = db
+	if !(cfg.Dialect == SQLite && cfg.Path == "") {
+		// No connection is made until the pool is used (see Aside).
+		asideSQL, err := sql.Open(cfg.Driver, cfg.DSN)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
+		}
+		asideSQL.SetMaxOpenConns(1)
+		asideSQL.SetMaxIdleConns(0)
+		db.aside = &DB{sql: asideSQL, dialect: cfg.Dialect, cfg: cfg, writing: db.writing}
+		db.aside.aside = db.aside
 	}
 	return db, nil
 }
@@ -214,19 +224,16 @@ func (db *DB) Close() error {
 		db.stopOnce.Do(func() { close(db.stop) })
 		<-db.stopped
 	}
-	db.asideMu.Lock()
-	db.closed = true
-	aside := db.aside
-	db.asideMu.Unlock()
-	if aside != nil && aside != db {
-		_ = aside.sql.Close()
+	if db.aside != nil && db.aside != db {
+		_ = db.aside.sql.Close()
 	}
 	return db.sql.Close()
 }
 
 // Aside returns the same database through a pool of its own of one
-// connection, for work that no request waits for (counting a large filter
-// again, say): such work then never holds a connection the requests need.
+// connection, made with db and connecting only when used, for work that no
+// request waits for (counting a large filter again, say): such work then
+// never holds a connection the requests need.
 // On PostgreSQL next to the server, where the requests' pool is two
 // connections, a background count of seconds held half of it; with the
 // count aside, a list of runs served 852–974 req/s before and 991–1 047
@@ -239,25 +246,7 @@ func (db *DB) Close() error {
 // for a page of runs instead of none) until it closes. SQLite in memory has
 // no second pool (each connection would be a database of its own): there
 // Aside returns db itself.
-func (db *DB) Aside() *DB {
-	db.asideOnce.Do(func() {
-		aside := db
-		if !(db.dialect == SQLite && db.cfg.Path == "") {
-			if sdb, err := sql.Open(db.cfg.Driver, db.cfg.DSN); err == nil {
-				sdb.SetMaxOpenConns(1)
-				sdb.SetMaxIdleConns(0)
-				aside = &DB{sql: sdb, dialect: db.dialect, cfg: db.cfg, writing: db.writing}
-			}
-		}
-		db.asideMu.Lock()
-		defer db.asideMu.Unlock()
-		if db.closed && aside != db {
-			_ = aside.sql.Close()
-		}
-		db.aside = aside
-	})
-	return db.aside
-}
+func (db *DB) Aside() *DB { return db.aside }
 
 // Dialect tells which database this is.
 func (db *DB) Dialect() Dialect { return db.dialect }
