@@ -42,6 +42,13 @@ func testServer(t testing.TB, cfg Config) (*Server, *httptest.Server, *client.Wo
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	// The change feed is watched as Run watches it, so that the cache of
+	// run documents answers in every test.
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); srv.store.watchRunChanges(wctx, log) }()
+	t.Cleanup(func() { stop(); <-done })
+	waitLive(t, srv.store)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	c := client.NewWorkspace(hs.URL, "", hs.Client())

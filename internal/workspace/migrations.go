@@ -12,6 +12,7 @@ var storeTables = []string{
 	"stack_composition", "pipelines", "pipeline_snapshots", "pipeline_runs", "step_runs",
 	"step_run_parents", "artifacts", "artifact_versions", "step_run_artifacts", "models",
 	"model_versions", "secrets", "tags", "tag_resources", "run_metadata", "code_repositories",
+	"doc_changes",
 }
 
 // migrations is the schema, step by step. Never edit a released step: add
@@ -292,5 +293,10 @@ CREATE INDEX code_repositories_created ON code_repositories (created, id);
 CREATE INDEX code_repositories_updated ON code_repositories (updated, id);
 CREATE INDEX code_repositories_project_created ON code_repositories (project_id, created, id);
 CREATE INDEX code_repositories_user ON code_repositories (user_id, created, id);
+`},
+	{Version: 4, Name: "change feed of run documents", SQL: `
+CREATE TABLE doc_changes (
+  id VARCHAR(36) PRIMARY KEY, resource_id VARCHAR(36) NOT NULL, changed BIGINT NOT NULL);
+CREATE INDEX doc_changes_changed ON doc_changes (changed, resource_id);
 `},
 }

@@ -200,6 +200,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		wg.Go(func() { s.watchWorkloads(ctx) })
 	}
 	wg.Go(func() { s.idle.Watch(ctx, idleRelease) })
+	wg.Go(func() { s.store.watchRunChanges(ctx, s.log) })
 	s.log.Info("workspace server listening", "addr", ln.Addr().String(), "pro", s.cfg.ProMode(), "database", s.db.Dialect().String())
 	err := httpapi.Serve(ctx, ln, s.handler, s.log)
 	cancel()

@@ -25,9 +25,10 @@ type Store struct {
 	db     *storeDB
 	counts *countCache
 	seeks  seekCache
-	box    *secretBox // nil when the secrets store is disabled
-	users  *userCache // the users of sessions, briefly
-	owners ownerCache // project and owner of runs, which never change
+	box    *secretBox   // nil when the secrets store is disabled
+	users  *userCache   // the users of sessions, briefly
+	owners ownerCache   // project and owner of runs, which never change
+	docs   *runDocCache // runs as GET answers them (see run_docs.go)
 
 	stepGroup *stepGroup // concurrent step creations commit together
 	nowFn     func() int64
@@ -36,7 +37,7 @@ type Store struct {
 
 // NewStore wraps an open, migrated database.
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
-	s := &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), box: box, nowFn: sqldb.Now, idFunc: newID}
+	s := &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), docs: newRunDocCache(runDocBytes), box: box, nowFn: sqldb.Now, idFunc: newID}
 	s.stepGroup = &stepGroup{s: s}
 	return s
 }

@@ -96,8 +96,12 @@ func (s *Store) UpdatePipeline(ctx context.Context, userID, id string, u client.
 }
 
 // DeletePipeline removes a pipeline; its runs and snapshots stay, without it.
+// DeletePipeline removes a pipeline; its runs stay, without it.
 func (s *Store) DeletePipeline(ctx context.Context, id string) error {
-	return s.deleteTagged(ctx, pipelinesTable, id)
+	return s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+		changed(allRuns)
+		return s.deleteTaggedTx(ctx, tx, pipelinesTable, id)
+	})
 }
 
 // ---- snapshots

@@ -283,7 +283,7 @@ func strArgs(ss []string) []any {
 // so two runs started at once get different indexes.
 func (s *Store) CreateRun(ctx context.Context, userID, projectID string, r client.RunRequest) (client.Run, error) {
 	id := s.idFunc()
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+	err := s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
 		var snapProject string
 		var pipeline, stack sql.NullString
 		err := tx.QueryRow(ctx, "SELECT project_id, pipeline_id, stack_id FROM pipeline_snapshots WHERE id = ?", r.Snapshot).Scan(&snapProject, &pipeline, &stack)
@@ -310,7 +310,10 @@ func (s *Store) CreateRun(ctx context.Context, userID, projectID string, r clien
 		if err != nil {
 			return writeErr(err, "pipeline run")
 		}
-		return s.setTags(ctx, tx, tagRun, id, userID, r.Tags, nil)
+		if err := s.setTags(ctx, tx, tagRun, id, userID, r.Tags, nil); err != nil {
+			return err
+		}
+		return movedTags(ctx, tx, r.Tags, changed)
 	})
 	if err != nil {
 		return client.Run{}, err
@@ -345,7 +348,7 @@ func (s *Store) GetOrCreateRun(ctx context.Context, userID, projectID string, r 
 // UpdateRun changes a run's status, end, orchestrator id or tags. A status
 // that ends the run sets its end time if none is given.
 func (s *Store) UpdateRun(ctx context.Context, userID, id string, u client.RunUpdate) (client.Run, error) {
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+	err := s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
 		sets := updates{}
 		sets.add(u.Status != nil, "status", u.Status)
 		sets.add(u.OrchestratorRunID != nil, "orchestrator_run_id", u.OrchestratorRunID)
@@ -359,7 +362,11 @@ func (s *Store) UpdateRun(ctx context.Context, userID, id string, u client.RunUp
 			sets.add(true, "start_time", s.now())
 			sets.cols[len(sets.cols)-1] = "start_time = COALESCE(start_time, ?)"
 		}
-		return s.updateTaggedTx(ctx, tx, runsTable, userID, id, sets, u.AddTags, u.RemoveTags)
+		changed(id)
+		if err := s.updateTaggedTx(ctx, tx, runsTable, userID, id, sets, u.AddTags, u.RemoveTags); err != nil {
+			return err
+		}
+		return movedTags(ctx, tx, u.AddTags, changed)
 	})
 	if err != nil {
 		return client.Run{}, err
@@ -374,7 +381,7 @@ func (s *Store) StopRun(ctx context.Context, id string) (bool, error) {
 	now := s.now()
 	marks := placeholders(len(inProgress))
 	var stopped bool
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+	err := s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
 		res, err := tx.Exec(ctx, "UPDATE pipeline_runs SET status = ?, end_time = ?, updated = ? WHERE id = ? AND status IN ("+marks+")",
 			append([]any{client.StatusStopped, now, now, id}, strArgs(inProgress)...)...)
 		if err != nil {
@@ -385,6 +392,7 @@ func (s *Store) StopRun(ctx context.Context, id string) (bool, error) {
 			return err
 		}
 		stopped = true
+		changed(id)
 		_, err = tx.Exec(ctx, "UPDATE step_runs SET status = ?, end_time = ?, updated = ? WHERE pipeline_run_id = ? AND status IN ("+marks+")",
 			append([]any{client.StatusStopped, now, now, id}, strArgs(inProgress)...)...)
 		return err
@@ -396,8 +404,26 @@ func (s *Store) StopRun(ctx context.Context, id string) (bool, error) {
 func (s *Store) DeleteRun(ctx context.Context, id string) error {
 	defer s.owners.forget(strings.ToLower(id))
 	// Steps go first: a step's parent links point at steps of the same run.
-	return s.deleteTagged(ctx, runsTable, id,
-		"DELETE FROM run_metadata WHERE resource_type = 'step_run' AND resource_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)",
-		"DELETE FROM step_run_parents WHERE step_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)",
-		"DELETE FROM step_runs WHERE pipeline_run_id = ?")
+	return s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+		changed(id)
+		return s.deleteTaggedTx(ctx, tx, runsTable, id,
+			"DELETE FROM run_metadata WHERE resource_type = 'step_run' AND resource_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)",
+			"DELETE FROM step_run_parents WHERE step_id IN (SELECT id FROM step_runs WHERE pipeline_run_id = ?)",
+			"DELETE FROM step_runs WHERE pipeline_run_id = ?")
+	})
+}
+
+// movedTags names every run as changed when one of the tags added is
+// exclusive: it may have left another run.
+func movedTags(ctx context.Context, tx *sqldb.Tx, added []string, changed func(...string)) error {
+	if len(added) == 0 {
+		return nil
+	}
+	var n int
+	err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM tags WHERE is_exclusive = ? AND name IN ("+placeholders(len(added))+")",
+		append([]any{true}, strArgs(added)...)...).Scan(&n)
+	if n > 0 {
+		changed(allRuns)
+	}
+	return err
 }

@@ -171,8 +171,12 @@ func (s *Store) UpdateStack(ctx context.Context, id string, u client.StackUpdate
 	return s.Stack(ctx, id, true)
 }
 
+// DeleteStack removes a stack; runs on it stay, without it.
 func (s *Store) DeleteStack(ctx context.Context, id string) error {
-	return s.deleteRow(ctx, s.db, "stacks", "stack", id)
+	return s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+		changed(allRuns)
+		return s.deleteRow(ctx, tx, "stacks", "stack", id)
+	})
 }
 
 // EnsureDefaults creates what a fresh server starts with: the built-in

@@ -346,15 +346,17 @@ func updateTagged[T any](ctx context.Context, s *Store, t taggedTable, userID, i
 // deleteTagged removes row id of t, with its tags and metadata, in one
 // transaction; each of the statements in first runs before, given id.
 func (s *Store) deleteTagged(ctx context.Context, t taggedTable, id string, first ...string) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		for _, q := range first {
-			if _, err := tx.Exec(ctx, q, id); err != nil {
-				return err
-			}
-		}
-		if err := s.deleteRow(ctx, tx, t.table, t.what, id); err != nil {
+	return s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.deleteTaggedTx(ctx, tx, t, id, first...) })
+}
+
+func (s *Store) deleteTaggedTx(ctx context.Context, tx *sqldb.Tx, t taggedTable, id string, first ...string) error {
+	for _, q := range first {
+		if _, err := tx.Exec(ctx, q, id); err != nil {
 			return err
 		}
-		return forgetResource(ctx, tx, t.tagType, id)
-	})
+	}
+	if err := s.deleteRow(ctx, tx, t.table, t.what, id); err != nil {
+		return err
+	}
+	return forgetResource(ctx, tx, t.tagType, id)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
@@ -99,14 +100,23 @@ func (s *Store) UpdateTag(ctx context.Context, id string, u client.TagUpdate) (c
 	sets.add(u.Name != nil, "name", u.Name)
 	sets.add(u.Color != nil, "color", u.Color)
 	sets.add(u.Exclusive != nil, "is_exclusive", u.Exclusive)
-	if err := s.update(ctx, s.db, "tags", "tag", id, sets); err != nil {
+	err := s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+		if u.Name != nil || u.Color != nil {
+			changed(allRuns) // runs show their tags' names and colors
+		}
+		return s.update(ctx, tx, "tags", "tag", id, sets)
+	})
+	if err != nil {
 		return client.Tag{}, err
 	}
 	return s.Tag(ctx, id, true)
 }
 
 func (s *Store) DeleteTag(ctx context.Context, id string) error {
-	return s.deleteRow(ctx, s.db, "tags", "tag", id)
+	return s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+		changed(allRuns)
+		return s.deleteRow(ctx, tx, "tags", "tag", id)
+	})
 }
 
 // setTags adds and removes tags (by name) on one resource, creating tags
@@ -210,8 +220,12 @@ var metadataTypes = map[string]string{
 // AddRunMetadata stores values on every resource named, replacing values of
 // the same keys. Every resource must exist, or nothing is written.
 func (s *Store) AddRunMetadata(ctx context.Context, userID string, r client.RunMetadataRequest) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+	return s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
 		for _, res := range r.Resources {
+			res.ID = strings.ToLower(res.ID) // ids are UUIDs, stored in lower case
+			if res.Type == "pipeline_run" {
+				changed(res.ID)
+			}
 			var n int
 			if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+metadataTypes[res.Type]+" WHERE id = ?", res.ID).Scan(&n); err != nil {
 				return err
