@@ -10,12 +10,18 @@ import (
 
 // scenarioSet builds the requests of each scenario from what the fill wrote.
 // Filter values vary from request to request, so that no answer is simply
-// served again from a cache.
+// served again from a cache. GET of a run comes twice: spread over the
+// sample of runs (each asked for twice, 10 000 requests apart, so that
+// nearly every read is a read of the store), and over the watched runs
+// only, as clients that poll the runs they wait for ask.
 type scenarioSet struct {
-	getRun, createStep request
-	getOne             func(base string) request
-	lists              []listScenario
+	getRun, getWatched, createStep request
+	getOne                         func(base string) request
+	lists                          []listScenario
 }
+
+// watched is how many runs the watched GET asks for, again and again.
+const watched = 100
 
 // listScenario's request i uses filter value i % values: the first values
 // requests each meet a value for the first time (cold), the rest again.
@@ -44,6 +50,9 @@ func scenarios(base string, fx *fixture) scenarioSet {
 	statuses := []string{"completed", "failed", "cached", "running"}
 	s := scenarioSet{
 		getRun: func(i int) (string, string, []byte) { return "GET", runURL(i), nil },
+		getWatched: func(i int) (string, string, []byte) {
+			return "GET", base + "/api/v1/runs/" + fx.runIDs[(i*7919)%min(watched, len(fx.runIDs))], nil
+		},
 		getOne: func(b string) request {
 			return func(int) (string, string, []byte) { return "GET", b + "/api/v1/runs/" + fx.runIDs[0], nil }
 		},

@@ -45,7 +45,7 @@ const (
 	cacheLive      = 2 * time.Second
 	changeKeep     = 5 * time.Minute // rows of the feed older than this are deleted
 	changePrune    = time.Minute     // how often
-	runDocBytes    = 8 << 20         // memory the cached documents may take
+	runDocBytes    = 4 << 20         // memory the cached documents may take
 )
 
 // allRuns, as an id in the feed, says that any run may have changed: a tag
