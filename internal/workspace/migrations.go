@@ -299,4 +299,13 @@ CREATE TABLE doc_changes (
   id VARCHAR(36) PRIMARY KEY, resource_id VARCHAR(36) NOT NULL, changed BIGINT NOT NULL);
 CREATE INDEX doc_changes_changed ON doc_changes (changed, resource_id);
 `},
+	// A name filter over runs sorted by creation walks this index and
+	// tests every run's name: with the name in the index, it reads no row.
+	{Version: 5, Name: "run names in the index of creation", SQL: `
+DROP INDEX runs_created;
+CREATE INDEX runs_created ON pipeline_runs (created, id, name);
+`, Dialects: map[sqldb.Dialect]string{sqldb.MySQL: `
+DROP INDEX runs_created ON pipeline_runs;
+CREATE INDEX runs_created ON pipeline_runs (created, id, name);
+`}},
 }
