@@ -16,8 +16,8 @@ var storeTables = []string{
 }
 
 // migrations is the schema, step by step. Never edit a released step: add
-// one. Every column a list can filter or sort by has an index whose last
-// column is id, the tie-breaker of every ORDER BY, so that a page is read
+// one. Every column a list can filter or sort by has an index of that column
+// and then id, the tie-breaker of every ORDER BY, so that a page is read
 // from the index rather than sorted.
 var migrations = []sqldb.Migration{
 	{Version: 1, Name: "initial schema", SQL: `
