@@ -151,9 +151,9 @@ func (c *runDocCache) forget(ids ...string) {
 	}
 }
 
-// RunDoc returns run id as GET /runs/{id} answers it, from memory when the
+// cachedRun returns run id as GET /runs/{id} answers it, from memory when the
 // cache holds it.
-func (s *Store) RunDoc(ctx context.Context, id string, hydrate bool) (*runDoc, error) {
+func (s *Store) cachedRun(ctx context.Context, id string, hydrate bool) (*runDoc, error) {
 	k := runDocKey{strings.ToLower(id), hydrate}
 	live := s.docs.live()
 	if live {

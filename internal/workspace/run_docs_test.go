@@ -238,13 +238,13 @@ func TestRunDocsNeedTheFeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RunDoc(ctx, run.ID, true); err != nil {
+		if _, err := s.cachedRun(ctx, run.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := srv.db.Exec(ctx, "UPDATE pipeline_runs SET name = ? WHERE id = ?", "behind", run.ID); err != nil {
 			t.Fatal(err)
 		}
-		d, err := s.RunDoc(ctx, run.ID, true)
+		d, err := s.cachedRun(ctx, run.ID, true)
 		if err != nil || !strings.Contains(string(d.json), `"name":"behind"`) {
 			t.Fatalf("with no watcher the cache answered: %s %v", d.json, err)
 		}

@@ -107,7 +107,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, p *principal) er
 	if err != nil {
 		return err
 	}
-	doc, err := s.store.RunDoc(r.Context(), id, h)
+	doc, err := s.store.cachedRun(r.Context(), id, h)
 	if err != nil {
 		return err
 	}
