@@ -47,16 +47,26 @@ func serve(b *testing.B, h http.Handler, token, method, path, body string) {
 	}
 }
 
+// BenchmarkGetRun: "cached" asks for a run again and again, as polling
+// clients do; "read" forgets it before each request, so every GET reads
+// the store.
 func BenchmarkGetRun(b *testing.B) {
-	srv, token, f := benchServer(b)
-	run, err := srv.Store().CreateRun(context.Background(), "", f.project.ID, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Status: "running"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := srv.Handler()
-	b.ReportAllocs()
-	for b.Loop() {
-		serve(b, h, token, "GET", "/api/v1/runs/"+run.ID, "")
+	for _, name := range []string{"cached", "read"} {
+		b.Run(name, func(b *testing.B) {
+			srv, token, f := benchServer(b)
+			run, err := srv.Store().CreateRun(context.Background(), "", f.project.ID, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Status: "running"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := srv.Handler()
+			b.ReportAllocs()
+			for b.Loop() {
+				if name == "read" {
+					srv.store.docs.forget(allRuns)
+				}
+				serve(b, h, token, "GET", "/api/v1/runs/"+run.ID, "")
+			}
+		})
 	}
 }
 
