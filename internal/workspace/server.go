@@ -73,6 +73,7 @@ func newServer(ctx context.Context, cfg Config, db *sqldb.DB, log *slog.Logger) 
 	}
 	s := &Server{cfg: cfg, log: log, db: db, store: NewStore(db, box), throttle: auth.NewThrottle(), tokens: newTokenCache(sessionUserTTL),
 		logs: &logFiles{dir: filepath.Join(cfg.DataDir, "logs")}, started: sqldb.Now()}
+	s.store.log = log
 	if err := s.store.EnsureDefaults(ctx, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("create defaults: %w", err)
 	}

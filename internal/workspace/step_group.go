@@ -102,5 +102,11 @@ func (g *stepGroup) write(group []*stepJob) {
 		for _, j := range live {
 			j.st, j.err = s.createStep(j.ctx, j.userID, j.projectID, j.req)
 		}
+		return
 	}
+	runs := make([]string, len(live))
+	for i, j := range live {
+		runs[i] = j.req.PipelineRunID
+	}
+	s.syncRunStatuses(ctx, runs...)
 }

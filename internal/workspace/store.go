@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -22,13 +23,15 @@ import (
 // Reads of many rows are batched: one query for a page of ids, one for the
 // rows, one per kind of related rows.
 type Store struct {
-	db     *storeDB
-	counts *countCache
-	seeks  seekCache
-	box    *secretBox   // nil when the secrets store is disabled
-	users  *userCache   // the users of sessions, briefly
-	owners ownerCache   // project and owner of runs, which never change
-	docs   *runDocCache // runs as GET answers them (see run_docs.go)
+	db      *storeDB
+	counts  *countCache
+	seeks   seekCache
+	box     *secretBox   // nil when the secrets store is disabled
+	users   *userCache   // the users of sessions, briefly
+	owners  ownerCache   // project and owner of runs, which never change
+	docs    *runDocCache // runs as GET answers them (see run_docs.go)
+	planned stepCounts   // steps of snapshots, which never change
+	log     *slog.Logger
 
 	stepGroup *stepGroup // concurrent step creations commit together
 	nowFn     func() int64
@@ -37,7 +40,7 @@ type Store struct {
 
 // NewStore wraps an open, migrated database.
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
-	s := &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), docs: newRunDocCache(runDocBytes), box: box, nowFn: sqldb.Now, idFunc: newID}
+	s := &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), docs: newRunDocCache(runDocBytes), box: box, log: slog.New(slog.DiscardHandler), nowFn: sqldb.Now, idFunc: newID}
 	s.stepGroup = &stepGroup{s: s}
 	return s
 }

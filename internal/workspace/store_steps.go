@@ -148,6 +148,7 @@ func (s *Store) createStep(ctx context.Context, userID, projectID string, r clie
 	if err := s.writeSteps(ctx, []*stepJob{j}); err != nil {
 		return client.Step{}, err
 	}
+	s.syncRunStatuses(ctx, r.PipelineRunID)
 	return j.st, nil
 }
 
@@ -163,8 +164,9 @@ func wireTimeArg(v any) *client.Time {
 
 // UpdateStep changes a step's status and end, and adds outputs.
 func (s *Store) UpdateStep(ctx context.Context, id string, u client.StepUpdate) (client.Step, error) {
+	var runID string
 	err := s.db.inTx(ctx, func(tx *storeTx) error {
-		var runID, projectID string
+		var projectID string
 		if err := tx.QueryRow(ctx, "SELECT pipeline_run_id, project_id FROM step_runs WHERE id = ?", id).Scan(&runID, &projectID); err != nil {
 			return notFound(err, "step run", id)
 		}
@@ -183,6 +185,9 @@ func (s *Store) UpdateStep(ctx context.Context, id string, u client.StepUpdate) 
 	})
 	if err != nil {
 		return client.Step{}, err
+	}
+	if u.Status != nil {
+		s.syncRunStatuses(ctx, runID)
 	}
 	return s.Step(ctx, id, true)
 }

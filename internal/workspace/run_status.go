@@ -1,0 +1,170 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+)
+
+// A run in progress takes its status from its steps, as the original
+// server sets it whenever a step is written: orchestrators report steps,
+// and the run follows. After a step is created, or its status changed, the
+// status of its run becomes:
+//
+//   - stopped, when the run is stopping and none of its steps is in
+//     progress any more (stopping, while some are);
+//   - failed, when a step failed;
+//   - running, while a step is in progress or fewer steps than the
+//     snapshot has were reported;
+//   - stopped, when a step was stopped; otherwise completed.
+//
+// A run that ended (completed, failed, cached, stopped) keeps how it ended:
+// a late step report does not bring it back to life, and a status set
+// explicitly (PUT /runs/{id}) has the last word. A run that ends gets its
+// end time, and one that starts running its start time, unless set.
+
+// deriveRunStatus is the status of a run in progress whose steps have the
+// statuses counted in steps (status → number of steps), for a snapshot of
+// planned steps.
+func deriveRunStatus(current string, steps map[string]int, planned int) string {
+	total, active := 0, 0
+	for st, n := range steps {
+		total += n
+		if slices.Contains(inProgress, st) {
+			active += n
+		}
+	}
+	switch {
+	case current == client.StatusStopping:
+		if active > 0 {
+			return client.StatusStopping
+		}
+		return client.StatusStopped
+	case steps[client.StatusFailed] > 0:
+		return client.StatusFailed
+	case active > 0 || total < planned:
+		return client.StatusRunning
+	case steps[client.StatusStopped] > 0:
+		return client.StatusStopped
+	default:
+		return client.StatusCompleted
+	}
+}
+
+// syncRunStatuses sets the status of each of the runs from its steps (see
+// above). The steps are written by then: a failure here is logged, and the
+// next step written tries again.
+func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
+	for _, id := range distinct(runIDs) {
+		if err := s.syncRunStatus(ctx, id); err != nil && ctx.Err() == nil {
+			s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
+		}
+	}
+}
+
+func (s *Store) syncRunStatus(ctx context.Context, runID string) error {
+	var status, snapshotID string
+	// Most step reports find their run as it should be, or ended: one
+	// small read decides whether there is anything to do.
+	if err := s.db.QueryRow(ctx, "SELECT status, snapshot_id FROM pipeline_runs WHERE id = ?", runID).Scan(&status, &snapshotID); err != nil {
+		return err
+	}
+	if !slices.Contains(inProgress, status) {
+		return nil
+	}
+	planned, err := s.plannedSteps(ctx, snapshotID)
+	if err != nil {
+		return err
+	}
+	lock := ""
+	if s.db.Dialect() != sqldb.SQLite { // SQLite's writers take turns anyway
+		lock = " FOR UPDATE"
+	}
+	return s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+		// The run's row is locked first: syncs of one run take turns, and
+		// each counts the steps committed before it got the lock.
+		if err := tx.QueryRow(ctx, "SELECT status FROM pipeline_runs WHERE id = ?"+lock, runID).Scan(&status); err != nil {
+			return err
+		}
+		if !slices.Contains(inProgress, status) {
+			return nil
+		}
+		rows, err := tx.Query(ctx, "SELECT status, COUNT(*) FROM step_runs WHERE pipeline_run_id = ? GROUP BY status", runID)
+		if err != nil {
+			return err
+		}
+		steps := map[string]int{}
+		for rows.Next() {
+			var st string
+			var n int
+			if err := rows.Scan(&st, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			steps[st] = n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		next := deriveRunStatus(status, steps, planned)
+		if next == status {
+			return nil
+		}
+		changed(runID)
+		now := s.now()
+		set, args := "status = ?, start_time = COALESCE(start_time, ?)", []any{next, now}
+		if slices.Contains(finished, next) {
+			set, args = set+", end_time = COALESCE(end_time, ?)", append(args, now)
+		}
+		_, err = tx.Exec(ctx, "UPDATE pipeline_runs SET "+set+", updated = ? WHERE id = ?", append(args, now, runID)...)
+		return err
+	})
+}
+
+// plannedSteps returns how many steps a snapshot configures. A snapshot's
+// steps never change, so each snapshot is read once.
+func (s *Store) plannedSteps(ctx context.Context, snapshotID string) (int, error) {
+	if n, ok := s.planned.get(snapshotID); ok {
+		return n, nil
+	}
+	var text string
+	if err := s.db.QueryRow(ctx, "SELECT step_configurations FROM pipeline_snapshots WHERE id = ?", snapshotID).Scan(&text); err != nil {
+		return 0, notFound(err, "snapshot", snapshotID)
+	}
+	var steps map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &steps); err != nil {
+		return 0, err
+	}
+	s.planned.put(snapshotID, len(steps))
+	return len(steps), nil
+}
+
+// stepCounts keeps the number of steps of recently used snapshots; it
+// starts over when full.
+type stepCounts struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+const maxStepCounts = 4096
+
+func (c *stepCounts) get(id string) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.m[id]
+	return n, ok
+}
+
+func (c *stepCounts) put(id string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxStepCounts {
+		c.m = map[string]int{}
+	}
+	c.m[id] = n
+}
