@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
@@ -113,6 +114,37 @@ func TestAPIToken(t *testing.T) {
 	}
 	_, err = admin.APIToken(ctx, client.TokenWorkload, 0, run.ID)
 	wantClientError(t, err, http.StatusUnprocessableEntity, "has ended")
+}
+
+// TestRunTokenGrace: a run ends as soon as its last step is reported, and
+// its runner still reports its own end: the run's token works on for
+// RunTokenGrace after the run's end, and not past it.
+func TestRunTokenGrace(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t, sqldbtest.URL(t, "sqlite"))
+	cfg.RunTokenGrace = time.Hour
+	_, hs, admin := testServer(t, cfg)
+	runner := client.NewWorkspace(hs.URL, "", hs.Client())
+	f := newFixture(t, admin, "grace")
+	run := must[client.Run](t)(admin.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "grace", Status: "running"}))
+	runner.SetToken(must[string](t)(admin.APIToken(ctx, client.TokenWorkload, 0, run.ID)))
+
+	// Its two planned steps reported: the run has ended, and its runner
+	// reports the end all the same.
+	for _, name := range []string{"load", "train"} {
+		must[client.Step](t)(runner.CreateStep(ctx, client.StepRequest{Name: name, PipelineRunID: run.ID, Status: client.StatusCompleted}))
+	}
+	if got := must[client.Run](t)(admin.GetRun(ctx, run.ID, false)); got.Body.Status != client.StatusCompleted {
+		t.Fatalf("run %s after its steps", got.Body.Status)
+	}
+	completed := client.StatusCompleted
+	must[client.Run](t)(runner.UpdateRun(ctx, run.ID, client.RunUpdate{Status: &completed}))
+
+	// Ended longer ago than the grace: refused.
+	long := client.Time{Time: time.Now().Add(-2 * time.Hour)}
+	must[client.Run](t)(admin.UpdateRun(ctx, run.ID, client.RunUpdate{EndTime: &long}))
+	_, err := runner.GetRun(ctx, run.ID, false)
+	wantClientError(t, err, http.StatusUnauthorized, "has ended")
 }
 
 // A lifetime longer than the maximum is a configuration error.

@@ -46,6 +46,9 @@ type Config struct {
 	Listen       string        // ENCLAVE_LISTEN (default ":8080")
 	DataDir      string        // ENCLAVE_DATA_DIR: logs and the local artifact store
 	RBACCacheTTL time.Duration // ENCLAVE_RBAC_CACHE_TTL (default 30s)
+	// RunTokenGrace is how long a run-scoped token keeps working after its
+	// run ended (ENCLAVE_RUN_TOKEN_GRACE, default 2m; see run_tokens.go).
+	RunTokenGrace time.Duration
 
 	Workload *WorkloadConfig // the workload manager (workload_config.go); nil: off
 
@@ -73,6 +76,10 @@ func (c Config) ProMode() bool { return c.DeploymentType == "cloud" }
 // plane is reused: the longest a revoked membership keeps working.
 const DefaultRBACCacheTTL = 30 * time.Second
 
+// DefaultRunTokenGrace lets a runner report what follows the step that
+// ended its run (its own end, its log) with its run-scoped token.
+const DefaultRunTokenGrace = 2 * time.Minute
+
 // Backup strategies.
 const (
 	BackupDisabled = "disabled"
@@ -94,7 +101,7 @@ var envNames = []string{
 	"ZENML_SERVER_THREAD_POOL_SIZE", "ZENML_SECRETS_STORE_TYPE",
 	"ZENML_SECRETS_STORE_ENCRYPTION_KEY", "ZENML_STORE_BACKUP_STRATEGY",
 	"ZENML_STORE_BACKUP_DIRECTORY", "ZENML_DEFAULT_USER_NAME", "ZENML_DEFAULT_USER_PASSWORD",
-	"ENCLAVE_LISTEN", "ENCLAVE_DATA_DIR", "ENCLAVE_RBAC_CACHE_TTL",
+	"ENCLAVE_LISTEN", "ENCLAVE_DATA_DIR", "ENCLAVE_RBAC_CACHE_TTL", "ENCLAVE_RUN_TOKEN_GRACE",
 }
 
 // LoadConfig reads the configuration from getenv (os.Getenv in production)
@@ -163,14 +170,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	intVar("ZENML_SERVER_THREAD_POOL_SIZE", &c.ThreadPool)
 	intVar("ZENML_SERVER_GENERIC_API_TOKEN_LIFETIME", &c.GenericTokenLifetime)
 	intVar("ZENML_SERVER_GENERIC_API_TOKEN_MAX_LIFETIME", &c.GenericTokenMaxLifetime)
-	c.RBACCacheTTL = DefaultRBACCacheTTL
-	if s := env["ENCLAVE_RBAC_CACHE_TTL"]; s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("ENCLAVE_RBAC_CACHE_TTL must be a duration like 30s, not %q", s))
+	durationVar := func(name string, v *time.Duration, def time.Duration) {
+		*v = def
+		if s := env[name]; s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s must be a duration like %s, not %q", name, def, s))
+			}
+			*v = d
 		}
-		c.RBACCacheTTL = d
 	}
+	durationVar("ENCLAVE_RBAC_CACHE_TTL", &c.RBACCacheTTL, DefaultRBACCacheTTL)
+	durationVar("ENCLAVE_RUN_TOKEN_GRACE", &c.RunTokenGrace, DefaultRunTokenGrace)
 	problems = append(problems, c.loadWorkload(getenv)...)
 	if len(problems) > 0 {
 		return c, errors.New("configuration: " + strings.Join(problems, "; "))
@@ -234,6 +245,7 @@ func (c Config) Validate() error {
 		{!slices.Contains([]string{BackupDisabled, BackupInMemory, BackupDumpFile, BackupDatabase}, c.BackupStrategy), fmt.Sprintf("ZENML_STORE_BACKUP_STRATEGY %q is not one of disabled, in-memory, dump-file", c.BackupStrategy)},
 		{!validListen(c.Listen), fmt.Sprintf("ENCLAVE_LISTEN %q must be host:port or :port", c.Listen)},
 		{c.RBACCacheTTL < 0 || c.RBACCacheTTL > time.Hour, "ENCLAVE_RBAC_CACHE_TTL must be between 0s and 1h"},
+		{c.RunTokenGrace < 0 || c.RunTokenGrace > time.Hour, "ENCLAVE_RUN_TOKEN_GRACE must be between 0s and 1h"},
 		{tokenLife > tokenMax, fmt.Sprintf("ZENML_SERVER_GENERIC_API_TOKEN_LIFETIME (%d s) must not exceed ZENML_SERVER_GENERIC_API_TOKEN_MAX_LIFETIME (%d s)", tokenLife, tokenMax)},
 	}
 	return report(checks)

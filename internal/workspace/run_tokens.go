@@ -22,8 +22,10 @@ import (
 // it acts for the user who started the snapshot run, but may write only
 // that run — its status, its steps, their logs and the artifact versions
 // they produce — and read what that user may read. The token stops working
-// the moment the run ends, whatever its expiry says, so a leaked Secret is
-// worth nothing once the run is over.
+// RunTokenGrace (2 min by default) after the run ended, whatever its expiry
+// says, so a leaked Secret is worth nothing once the run is over. The grace
+// is there because a run ends as soon as its last step is reported (see
+// run_status.go), and its runner still reports its own end and log.
 
 // runTokenKind is the Kind claim of a run-scoped token; its Scope is the run id.
 const runTokenKind = "run"
@@ -192,7 +194,13 @@ func (s *Server) checkRunToken(r *http.Request, runID string) error {
 		return err
 	}
 	if slices.Contains(finished, run.Body.Status) {
-		return errs.E(errs.Unauthenticated, "the run this token was made for has ended (%s): the token is no longer valid", run.Body.Status)
+		ended := run.Body.Updated
+		if run.Body.EndTime != nil {
+			ended = *run.Body.EndTime
+		}
+		if time.Since(ended.Time) > s.cfg.RunTokenGrace {
+			return errs.E(errs.Unauthenticated, "the run this token was made for has ended (%s): the token is no longer valid", run.Body.Status)
+		}
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return nil

@@ -108,6 +108,9 @@ func workloadEnv(kubeconfig, nodeSelector, maxRuns string) map[string]string {
 		"ZENML_KUBERNETES_WORKLOAD_MANAGER_TOLERATIONS":                `[{"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}]`,
 		"ZENML_KUBERNETES_WORKLOAD_MANAGER_JOB_BACKOFF_LIMIT":          "1",
 		"ZENML_SERVER_MAX_CONCURRENT_TEMPLATE_RUNS":                    maxRuns,
+		// Long enough for a runner to report its run's end after its last
+		// step, short enough to see an ended run's token refused.
+		"ENCLAVE_RUN_TOKEN_GRACE": "5s",
 	}
 }
 
@@ -270,9 +273,10 @@ func TestWorkloadManagerRunsSnapshotsAsJobs(t *testing.T) {
 		!strings.Contains(logs, "ended without ending the run") {
 		t.Errorf("run log:\n%s", logs)
 	}
-	if _, err := runWS.GetRun(ctx, run.ID, false); client.StatusOf(err) != http.StatusUnauthorized {
-		t.Errorf("the token of an ended run still works: %v", err)
-	}
+	workloadEventually(t, "the token of the ended run is refused after the grace", func() bool {
+		_, err := runWS.GetRun(ctx, run.ID, false)
+		return client.StatusOf(err) == http.StatusUnauthorized
+	})
 
 	// Not runnable: a snapshot whose steps carry no command. Nothing is made.
 	nonRunnable, err := srv.ws.CreateSnapshot(ctx, client.SnapshotRequest{Project: sn.Body.ProjectID, Pipeline: sn.Metadata.PipelineID,
