@@ -35,7 +35,7 @@ func TestLoadConfig(t *testing.T) {
 		StoreURL: "mysql://zenml:p%40ss%2Fword@db:3306/zenml", DeploymentType: "cloud", ThreadPool: 40,
 		Pro: ProConfig{APIURL: "https://cp.example.com/api/v1", WorkspaceID: "0b7c5a6e-8d7f-4b1a-9a43-0a1b2c3d4e5f",
 			ClientSecret: "enrollment-key-from-file", Audience: "https://cp.example.com/api/v1"},
-		RBACCacheTTL: 10 * time.Second, SecretsStoreType: "sql", EncryptionKey: "0123456789abcdef0123",
+		RBACCacheTTL: 10 * time.Second, RunTokenGrace: DefaultRunTokenGrace, SecretsStoreType: "sql", EncryptionKey: "0123456789abcdef0123",
 		Listen: ":8080", DataDir: "enclave-data", BackupStrategy: BackupInMemory, DefaultUserName: "default",
 	}
 	if cfg != want {
