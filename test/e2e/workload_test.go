@@ -422,9 +422,10 @@ func workloadConcurrency(t *testing.T, cluster *kubetest.Cluster) {
 	if logs, _ := srv.ws.RunLogs(ctx, third.ID); !strings.Contains(logs, "runner started: 2 steps") || !strings.Contains(logs, "runner finished: completed") {
 		t.Errorf("run log:\n%s", logs)
 	}
-	if _, err := runWS.GetRun(ctx, third.ID, false); client.StatusOf(err) != http.StatusUnauthorized {
-		t.Errorf("the token still works after its run completed: %v", err)
-	}
+	workloadEventually(t, "the token is refused once its run completed and the grace passed", func() bool {
+		_, err := runWS.GetRun(ctx, third.ID, false)
+		return client.StatusOf(err) == http.StatusUnauthorized
+	})
 	// A second runner (a retried pod) does not run the steps again.
 	if code := cli.Main([]string{"pipeline", "run-snapshot"}); code == 0 {
 		t.Error("a second runner of the same run succeeded")
