@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/sqldb"
@@ -56,11 +57,14 @@ func deriveRunStatus(current string, steps map[string]int, planned int) string {
 }
 
 // syncRunStatuses sets the status of each of the runs from its steps (see
-// above). The steps are written by then: a failure here is logged, and the
-// next step written tries again.
+// above). The steps are written by then, so it goes on if the request that
+// wrote them is gone: the run of a last step would otherwise stay running.
+// A failure is logged, and the next step written tries again.
 func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	for _, id := range distinct(runIDs) {
-		if err := s.syncRunStatus(ctx, id); err != nil && ctx.Err() == nil {
+		if err := s.syncRunStatus(ctx, id); err != nil {
 			s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
 		}
 	}
