@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
@@ -148,27 +147,5 @@ func (s *Store) plannedSteps(ctx context.Context, snapshotID string) (int, error
 	return len(steps), nil
 }
 
-// stepCounts keeps the number of steps of recently used snapshots; it
-// starts over when full.
-type stepCounts struct {
-	mu sync.Mutex
-	m  map[string]int
-}
-
+// maxStepCounts bounds the snapshots whose number of steps is kept.
 const maxStepCounts = 4096
-
-func (c *stepCounts) get(id string) (int, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, ok := c.m[id]
-	return n, ok
-}
-
-func (c *stepCounts) put(id string, n int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxStepCounts {
-		c.m = map[string]int{}
-	}
-	c.m[id] = n
-}

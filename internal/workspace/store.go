@@ -26,11 +26,11 @@ type Store struct {
 	db      *storeDB
 	counts  *countCache
 	seeks   seekCache
-	box     *secretBox   // nil when the secrets store is disabled
-	users   *userCache   // the users of sessions, briefly
-	owners  ownerCache   // project and owner of runs, which never change
-	docs    *runDocCache // runs as GET answers them (see run_docs.go)
-	planned stepCounts   // steps of snapshots, which never change
+	box     *secretBox              // nil when the secrets store is disabled
+	users   *userCache              // the users of sessions, briefly
+	owners  *boundedMap[runOwnerOf] // project and owner of runs, which never change
+	docs    *runDocCache            // runs as GET answers them (see run_docs.go)
+	planned *boundedMap[int]        // steps of snapshots, which never change
 	log     *slog.Logger
 
 	stepGroup *stepGroup // concurrent step creations commit together
@@ -40,7 +40,9 @@ type Store struct {
 
 // NewStore wraps an open, migrated database.
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
-	s := &Store{db: newStoreDB(db), counts: newCountCache(), users: newUserCache(sessionUserTTL), docs: newRunDocCache(runDocBytes), box: box, log: slog.New(slog.DiscardHandler), nowFn: sqldb.Now, idFunc: newID}
+	s := &Store{db: newStoreDB(db), box: box, nowFn: sqldb.Now, idFunc: newID, log: slog.New(slog.DiscardHandler),
+		counts: newCountCache(), seeks: newSeekCache(), users: newUserCache(sessionUserTTL), docs: newRunDocCache(runDocBytes),
+		owners: newBoundedMap[runOwnerOf](maxOwners), planned: newBoundedMap[int](maxStepCounts)}
 	s.stepGroup = &stepGroup{s: s}
 	return s
 }

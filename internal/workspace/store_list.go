@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
@@ -183,10 +182,7 @@ type seekKey struct {
 
 // seekCache remembers where recent pages ended, and where those past the
 // first began, per filter, order, size and page, for a minute.
-type seekCache struct {
-	mu sync.Mutex
-	m  map[string]seekEntry
-}
+type seekCache struct{ m *boundedMap[seekEntry] }
 
 type seekEntry struct {
 	key seekKey
@@ -201,21 +197,14 @@ const (
 	maxSeekKeys = 4096
 )
 
-func (c *seekCache) get(k string) (seekKey, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
+func newSeekCache() seekCache { return seekCache{newBoundedMap[seekEntry](maxSeekKeys)} }
+
+func (c seekCache) get(k string) (seekKey, bool) {
+	e, ok := c.m.get(k)
 	if !ok || time.Since(e.at) > seekTTL {
 		return seekKey{}, false
 	}
 	return e.key, true
 }
 
-func (c *seekCache) put(k string, v seekKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxSeekKeys {
-		c.m = map[string]seekEntry{}
-	}
-	c.m[k] = seekEntry{key: v, at: time.Now()}
-}
+func (c seekCache) put(k string, v seekKey) { c.m.put(k, seekEntry{key: v, at: time.Now()}) }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
@@ -204,36 +203,9 @@ func (s *Store) runOwner(ctx context.Context, id string) (runID, projectID, user
 
 type runOwnerOf struct{ projectID, userID string }
 
-// ownerCache keeps the project and owner of recently used runs. It holds
-// at most maxOwners runs (about 100 bytes each) and starts over when full.
-type ownerCache struct {
-	mu sync.Mutex
-	m  map[string]runOwnerOf
-}
-
+// maxOwners bounds the runs whose project and owner are kept (about 100
+// bytes each).
 const maxOwners = 16384
-
-func (c *ownerCache) get(id string) (runOwnerOf, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	o, ok := c.m[id]
-	return o, ok
-}
-
-func (c *ownerCache) put(id string, o runOwnerOf) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxOwners {
-		c.m = make(map[string]runOwnerOf)
-	}
-	c.m[id] = o
-}
-
-func (c *ownerCache) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, id)
-}
 
 func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client.Run], error) {
 	tagScope(lq, tagRun)
