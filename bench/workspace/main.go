@@ -3,8 +3,9 @@
 // `enclave workspace` binary on one core and drives it from another, next to
 // a bare net/http handler serving a byte-identical run document on the same
 // core, the ceiling. It prints a Markdown table: GET of a run against that
-// ceiling (spread over many runs, and over a few watched ones), filtered and sorted lists of 50 runs, step creation through the
-// API, and the server's resident memory at rest and under load.
+// ceiling (spread over many runs, and over a few watched ones), filtered and
+// sorted lists of 50 runs, step creation through the API, and the server's
+// resident memory at rest and under load.
 //
 //	bench/workspace/run.sh             (both databases, 1 M runs)
 //	go run ./bench/workspace -enclave ./enclave -db sqlite -runs 100000

@@ -27,6 +27,17 @@ func benchServer(b *testing.B) (*Server, string, fixture) {
 	return srv, c.Token(), f
 }
 
+// benchRun is benchServer with a running run of its fixture.
+func benchRun(b *testing.B) (*Server, string, client.Run) {
+	b.Helper()
+	srv, token, f := benchServer(b)
+	run, err := srv.Store().CreateRun(context.Background(), "", f.project.ID, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Status: "running"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv, token, run
+}
+
 func serve(b *testing.B, h http.Handler, token, method, path, body string) {
 	var rd *strings.Reader
 	if body != "" {
@@ -53,11 +64,7 @@ func serve(b *testing.B, h http.Handler, token, method, path, body string) {
 func BenchmarkGetRun(b *testing.B) {
 	for _, name := range []string{"cached", "read"} {
 		b.Run(name, func(b *testing.B) {
-			srv, token, f := benchServer(b)
-			run, err := srv.Store().CreateRun(context.Background(), "", f.project.ID, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Status: "running"})
-			if err != nil {
-				b.Fatal(err)
-			}
+			srv, token, run := benchRun(b)
 			h := srv.Handler()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -105,11 +112,7 @@ func BenchmarkListRuns(b *testing.B) {
 }
 
 func BenchmarkCreateStep(b *testing.B) {
-	srv, token, f := benchServer(b)
-	run, err := srv.Store().CreateRun(context.Background(), "", f.project.ID, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Status: "running"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv, token, run := benchRun(b)
 	h := srv.Handler()
 	b.ReportAllocs()
 	i := 0
