@@ -220,9 +220,11 @@ func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client
 		}
 		lq.addScope("status IN ("+placeholders(len(statuses))+")", strArgs(statuses)...)
 	}
-	// The rows come with the page's query when it starts at its first row.
+	// The rows come with the page's query when it starts at its first row,
+	// their tags too: the databases evaluate the tags' subquery for the
+	// rows of the page only, which saves a second query.
 	rs := make([]client.Run, 0, min(lq.size, 256))
-	rr := &rowReader{cols: runReadCols(s.db.Dialect(), false, lq.hydrate), scan: func(rows *sql.Rows, v *sql.NullInt64) (string, error) {
+	rr := &rowReader{cols: runReadCols(s.db.Dialect(), true, lq.hydrate), scan: func(rows *sql.Rows, v *sql.NullInt64) (string, error) {
 		r, err := scanRun(rows, lq.hydrate, v)
 		rs = append(rs, r)
 		return r.ID, err
@@ -231,9 +233,7 @@ func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client
 	if err != nil {
 		return client.Page[client.Run]{}, err
 	}
-	if direct {
-		err = pageTags(ctx, s.db, rs)
-	} else {
+	if !direct {
 		rs, err = s.getRuns(ctx, s.db, ids, lq.hydrate)
 	}
 	if err != nil {
