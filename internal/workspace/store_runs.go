@@ -17,12 +17,12 @@ import (
 
 var runSpec = &listSpec{table: "pipeline_runs", fields: baseFields(map[string]field{
 	"name":                {col: "name", kind: kString, sort: true},
-	"status":              {col: "status", kind: kString, enum: client.Statuses},
-	"project_id":          {col: "project_id", kind: kID},
-	"user_id":             {col: "user_id", kind: kID},
-	"pipeline_id":         {col: "pipeline_id", kind: kID},
-	"snapshot_id":         {col: "snapshot_id", kind: kID},
-	"stack_id":            {col: "stack_id", kind: kID},
+	"status":              {col: "status", kind: kString, enum: client.Statuses, byCreated: true},
+	"project_id":          {col: "project_id", kind: kID, byCreated: true},
+	"user_id":             {col: "user_id", kind: kID, byCreated: true},
+	"pipeline_id":         {col: "pipeline_id", kind: kID, byCreated: true},
+	"snapshot_id":         {col: "snapshot_id", kind: kID, byCreated: true},
+	"stack_id":            {col: "stack_id", kind: kID, byCreated: true},
 	"orchestrator_run_id": {col: "orchestrator_run_id", kind: kString},
 	"start_time":          {col: "start_time", kind: kTime, sort: true},
 	"end_time":            {col: "end_time", kind: kTime, sort: true},
