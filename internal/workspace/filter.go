@@ -33,9 +33,6 @@ type field struct {
 	kind fieldKind
 	enum []string // allowed values, for enumerations
 	sort bool     // may be used in sort_by (it has an index)
-	// byCreated says an index on (col, created, id) reads the rows equal
-	// to any one value in creation order (TestEveryFilterHasAnIndex checks).
-	byCreated bool
 }
 
 // listSpec says what a list offers.
@@ -55,9 +52,6 @@ type cond struct {
 	// SQL depends on the dialect (see render): match is "contains",
 	// "startswith" or "endswith", and text the lowercased value.
 	like, match, text string
-	// anyValue says the best plan of a list sorted by creation time is
-	// the same whatever the condition's value (see planFitsAnyValue).
-	anyValue bool
 }
 
 // render is c's SQL in dialect d, with its arguments.
@@ -306,21 +300,7 @@ func parseFilter(name, raw string, f field) (cond, error) {
 		return cond{}, err
 	}
 	sqlOp := map[string]string{"equals": "=", "notequals": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-	anyValue := f.col == "created" && op != "notequals" || op == "equals" && f.byCreated
-	return cond{sql: f.col + " " + sqlOp + " ?", args: []any{arg}, anyValue: anyValue}, nil
-}
-
-// planFitsAnyValue says one plan serves lq whatever its condition's value:
-// it is sorted by creation time, and its one condition (a filter, or the
-// project) is a range of creation times or equal to a value of a column
-// whose index holds its rows in creation order. Otherwise the best plan
-// depends on the values (a rare status sorted by name is found from the
-// status's index, a common one by walking the names; of two conditions,
-// the one that fewer rows meet), and a plan made once for unknown values
-// may walk a whole index for a value that few rows hold.
-func (lq *listQuery) planFitsAnyValue() bool {
-	conds := slices.Concat(lq.filters, lq.scope)
-	return lq.sortCol == "created" && len(conds) <= 1 && (len(conds) == 0 || conds[0].anyValue)
+	return cond{sql: f.col + " " + sqlOp + " ?", args: []any{arg}}, nil
 }
 
 func listValue(name, val string) ([]string, error) {

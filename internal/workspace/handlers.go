@@ -274,7 +274,6 @@ func (s *Server) listRequest(r *http.Request, p *principal, sp *listSpec, typ rb
 			return nil, err
 		}
 		lq.addScope("project_id = ?", projectID)
-		lq.scope[len(lq.scope)-1].anyValue = sp.fields["project_id"].byCreated
 	}
 	if v := lq.params.Get("user"); v != "" {
 		u, err := s.store.UserByName(ctx, v)

@@ -73,20 +73,8 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 		cols = rr.cols
 	}
 	query = "SELECT " + sortExpr + ", " + cols + " FROM " + sp.table + where + query +
-		" ORDER BY " + lq.sortCol + dir + ", id" + dir
-	if offset == 0 && q.Dialect() == sqldb.Postgres && lq.planFitsAnyValue() {
-		// PostgreSQL plans a prepared statement anew on every run while
-		// its generic plan, made for an unknown LIMIT, looks dearer than
-		// the plans for the values given; with the page's size written in
-		// the text it keeps the generic plan and plans no more (a fifth of
-		// its work for a list). Only where one plan fits every value;
-		// other lists, and pages after an OFFSET, are planned each time.
-		query += " LIMIT " + strconv.Itoa(lq.size)
-	} else {
-		query += " LIMIT ? OFFSET ?"
-		qargs = append(qargs, lq.size, offset)
-	}
-	rows, err := q.Query(ctx, query, qargs...)
+		" ORDER BY " + lq.sortCol + dir + ", id" + dir + " LIMIT ? OFFSET ?"
+	rows, err := q.Query(ctx, query, append(qargs, lq.size, offset)...)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("list %s: %w", sp.table, err)
 	}

@@ -17,12 +17,12 @@ import (
 
 var runSpec = &listSpec{table: "pipeline_runs", fields: baseFields(map[string]field{
 	"name":                {col: "name", kind: kString, sort: true},
-	"status":              {col: "status", kind: kString, enum: client.Statuses, byCreated: true},
-	"project_id":          {col: "project_id", kind: kID, byCreated: true},
-	"user_id":             {col: "user_id", kind: kID, byCreated: true},
-	"pipeline_id":         {col: "pipeline_id", kind: kID, byCreated: true},
-	"snapshot_id":         {col: "snapshot_id", kind: kID, byCreated: true},
-	"stack_id":            {col: "stack_id", kind: kID, byCreated: true},
+	"status":              {col: "status", kind: kString, enum: client.Statuses},
+	"project_id":          {col: "project_id", kind: kID},
+	"user_id":             {col: "user_id", kind: kID},
+	"pipeline_id":         {col: "pipeline_id", kind: kID},
+	"snapshot_id":         {col: "snapshot_id", kind: kID},
+	"stack_id":            {col: "stack_id", kind: kID},
 	"orchestrator_run_id": {col: "orchestrator_run_id", kind: kString},
 	"start_time":          {col: "start_time", kind: kTime, sort: true},
 	"end_time":            {col: "end_time", kind: kTime, sort: true},
@@ -220,11 +220,9 @@ func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client
 		}
 		lq.addScope("status IN ("+placeholders(len(statuses))+")", strArgs(statuses)...)
 	}
-	// The rows come with the page's query when it starts at its first row,
-	// their tags too: the databases evaluate the tags' subquery for the
-	// rows of the page only, which saves a second query.
+	// The rows come with the page's query when it starts at its first row.
 	rs := make([]client.Run, 0, min(lq.size, 256))
-	rr := &rowReader{cols: runReadCols(s.db.Dialect(), true, lq.hydrate), scan: func(rows *sql.Rows, v *sql.NullInt64) (string, error) {
+	rr := &rowReader{cols: runReadCols(s.db.Dialect(), false, lq.hydrate), scan: func(rows *sql.Rows, v *sql.NullInt64) (string, error) {
 		r, err := scanRun(rows, lq.hydrate, v)
 		rs = append(rs, r)
 		return r.ID, err
@@ -233,7 +231,9 @@ func (s *Store) ListRuns(ctx context.Context, lq *listQuery) (client.Page[client
 	if err != nil {
 		return client.Page[client.Run]{}, err
 	}
-	if !direct {
+	if direct {
+		err = pageTags(ctx, s.db, rs)
+	} else {
 		rs, err = s.getRuns(ctx, s.db, ids, lq.hydrate)
 	}
 	if err != nil {

@@ -14,10 +14,10 @@ import (
 
 var stepSpec = &listSpec{table: "step_runs", fields: baseFields(map[string]field{
 	"name":            {col: "name", kind: kString, sort: true},
-	"status":          {col: "status", kind: kString, enum: client.Statuses, byCreated: true},
-	"pipeline_run_id": {col: "pipeline_run_id", kind: kID, byCreated: true},
-	"project_id":      {col: "project_id", kind: kID, byCreated: true},
-	"user_id":         {col: "user_id", kind: kID, byCreated: true},
+	"status":          {col: "status", kind: kString, enum: client.Statuses},
+	"pipeline_run_id": {col: "pipeline_run_id", kind: kID},
+	"project_id":      {col: "project_id", kind: kID},
+	"user_id":         {col: "user_id", kind: kID},
 	"cache_key":       {col: "cache_key", kind: kString},
 	"code_hash":       {col: "code_hash", kind: kString},
 	"start_time":      {col: "start_time", kind: kTime, sort: true},
