@@ -24,8 +24,17 @@ type IdleRelease struct {
 // minBusy is how many requests make a busy spell.
 const minBusy = 64
 
-// NewIdleRelease returns a watcher that has seen no request yet.
-func NewIdleRelease() *IdleRelease { return &IdleRelease{release: debug.FreeOSMemory} }
+// NewIdleRelease returns a watcher that has seen no request yet. Each of
+// also runs first when memory is released (to drop caches the runtime
+// cannot see).
+func NewIdleRelease(also ...func()) *IdleRelease {
+	return &IdleRelease{release: func() {
+		for _, f := range also {
+			f()
+		}
+		debug.FreeOSMemory()
+	}}
+}
 
 // Middleware counts the requests passing through.
 func (i *IdleRelease) Middleware(next http.Handler) http.Handler {

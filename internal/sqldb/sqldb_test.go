@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"runtime"
 	"strings"
@@ -112,6 +113,56 @@ func TestOpenSizesThePool(t *testing.T) {
 				t.Errorf("%+v: pool of %d, want %d", opts, got, want)
 			}
 			db.Close()
+		}
+	})
+}
+
+// ReleaseIdle closes a SQLite file's idle connections but one (their page
+// caches go with them); the pool grows again when asked to, and keeps as
+// many as before once idle. Other databases keep their connections.
+func TestReleaseIdle(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		cfg, err := sqldb.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Dialect == sqldb.SQLite && cfg.Path == "" {
+			t.Skip("one connection in memory")
+		}
+		ctx := context.Background()
+		db, err := sqldb.Open(ctx, url, sqldb.Options{MaxOpen: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		busy := func() {
+			var conns []*sql.Conn
+			for range 4 {
+				c, err := db.SQL().Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				c.Close()
+			}
+		}
+		busy()
+		if idle := db.SQL().Stats().Idle; idle != 4 {
+			t.Fatalf("idle after a busy spell: %d, want 4", idle)
+		}
+		db.ReleaseIdle()
+		want := 1
+		if cfg.Dialect != sqldb.SQLite {
+			want = 4
+		}
+		if idle := db.SQL().Stats().Idle; idle != want {
+			t.Errorf("idle after ReleaseIdle: %d, want %d", idle, want)
+		}
+		busy()
+		if idle := db.SQL().Stats().Idle; idle != 4 {
+			t.Errorf("idle after the next busy spell: %d, want 4", idle)
 		}
 	})
 }
