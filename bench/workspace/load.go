@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +25,7 @@ type result struct {
 	p50, p99 time.Duration
 	max      time.Duration
 	coldMax  time.Duration // lists: the slowest first request of a filter value
+	steal    float64       // share of the machine's CPU time the hypervisor took meanwhile, in %
 	firstErr string
 }
 
@@ -43,6 +47,7 @@ func drive(name string, hc *http.Client, token string, conc, max int, limit time
 	var errs atomic.Int64
 	var firstErr atomic.Value
 	deadline := time.Now().Add(limit)
+	cpu0 := cpuTimes()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < conc; w++ {
@@ -70,7 +75,7 @@ func drive(name string, hc *http.Client, token string, conc, max int, limit time
 	elapsed := time.Since(start)
 	all := slices.Concat(lats...)
 	slices.Sort(all)
-	r := result{name: name, n: len(all), errs: int(errs.Load()), elapsed: elapsed}
+	r := result{name: name, n: len(all), errs: int(errs.Load()), elapsed: elapsed, steal: stealPercent(cpu0, cpuTimes())}
 	if len(all) > 0 {
 		r.p50, r.p99, r.max = all[len(all)/2], all[len(all)*99/100], all[len(all)-1]
 	}
@@ -111,3 +116,44 @@ func do(hc *http.Client, token, method, url string, body []byte) error {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
+
+// cpuTimes is the machine's CPU time so far by kind, in ticks, from the
+// "cpu" line of /proc/stat (user, nice, system, idle, iowait, irq,
+// softirq, steal, ...); nil where there is none.
+func cpuTimes() []uint64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return nil
+	}
+	var ts []uint64
+	for _, f := range fields[1:9] {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return nil
+		}
+		ts = append(ts, v)
+	}
+	return ts
+}
+
+// stealPercent is the share of the CPU time between two cpuTimes that the
+// hypervisor gave to other machines: time this machine's load waited for
+// no work of its own, which no build can do anything about.
+func stealPercent(before, after []uint64) float64 {
+	if len(before) != 8 || len(after) != 8 {
+		return 0
+	}
+	var total uint64
+	for i := range after {
+		total += after[i] - before[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	return 100 * float64(after[7]-before[7]) / float64(total)
+}

@@ -231,14 +231,14 @@ func fetch(hc *http.Client, token, url string) []byte {
 func report(o options, rows []result, restStart, restEnd, loadPeak int64) {
 	fmt.Printf("\n%s, %d runs (%d with %d steps), server on core %s with %s store connections; GET and step creation %d at once, lists %d at once.\n\n",
 		o.db, o.runs, o.runs/10, o.steps, o.serverCPU, o.pool, o.conc, o.listConc)
-	fmt.Println("| scenario | requests | errors | req/s | p50 ms | p99 ms | first time, max ms |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| scenario | requests | errors | req/s | p50 ms | p99 ms | first time, max ms | steal % |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		cold := ""
 		if r.coldMax > 0 {
 			cold = ms(r.coldMax)
 		}
-		fmt.Printf("| %s | %d | %d | %.0f | %s | %s | %s |\n", r.name, r.n, r.errs, r.rps(), ms(r.p50), ms(r.p99), cold)
+		fmt.Printf("| %s | %d | %d | %.0f | %s | %s | %s | %.1f |\n", r.name, r.n, r.errs, r.rps(), ms(r.p50), ms(r.p99), cold, r.steal)
 		if r.firstErr != "" {
 			log.Printf("%s: first error: %s", r.name, r.firstErr)
 		}
