@@ -30,8 +30,8 @@ import (
 // deriveRunStatus is the status of a run in progress whose steps have the
 // statuses counted in steps (status → number of steps), for a snapshot of
 // planned steps.
-func deriveRunStatus(current string, steps map[string]int, planned int) string {
-	total, active := 0, 0
+func deriveRunStatus(current string, steps map[string]int64, planned int) string {
+	var total, active int64
 	for st, n := range steps {
 		total += n
 		if slices.Contains(inProgress, st) {
@@ -46,7 +46,7 @@ func deriveRunStatus(current string, steps map[string]int, planned int) string {
 		return client.StatusStopped
 	case steps[client.StatusFailed] > 0:
 		return client.StatusFailed
-	case active > 0 || total < planned:
+	case active > 0 || total < int64(planned):
 		return client.StatusRunning
 	case steps[client.StatusStopped] > 0:
 		return client.StatusStopped
@@ -96,22 +96,8 @@ func (s *Store) syncRunStatus(ctx context.Context, runID string) error {
 		if !slices.Contains(inProgress, status) {
 			return nil
 		}
-		rows, err := tx.Query(ctx, "SELECT status, COUNT(*) FROM step_runs WHERE pipeline_run_id = ? GROUP BY status", runID)
+		steps, err := countsBy(ctx, tx, "SELECT status, COUNT(*) FROM step_runs WHERE pipeline_run_id = ? GROUP BY status", runID)
 		if err != nil {
-			return err
-		}
-		steps := map[string]int{}
-		for rows.Next() {
-			var st string
-			var n int
-			if err := rows.Scan(&st, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			steps[st] = n
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		next := deriveRunStatus(status, steps, planned)

@@ -18,21 +18,21 @@ func TestDeriveRunStatus(t *testing.T) {
 	)
 	for _, c := range []struct {
 		current string
-		steps   map[string]int
+		steps   map[string]int64
 		planned int
 		want    string
 	}{
-		{client.StatusInitializing, map[string]int{run: 1}, 3, run},
-		{run, map[string]int{done: 1}, 3, run},             // fewer steps than planned
-		{run, map[string]int{done: 2, cached: 1}, 3, done}, // all planned steps ended well
-		{run, map[string]int{done: 2, run: 1}, 3, run},
-		{run, map[string]int{done: 1, fail: 1, run: 1}, 3, fail}, // a failure ends it, others running or not
-		{run, map[string]int{done: 4}, 0, done},                  // a snapshot without planned steps
-		{run, map[string]int{done: 2, stopped: 1}, 3, stopped},
-		{client.StatusRetrying, map[string]int{client.StatusRetrying: 1}, 1, run},
-		{stopping, map[string]int{run: 1, done: 1}, 3, stopping},
-		{stopping, map[string]int{done: 1}, 3, stopped}, // nothing left running
-		{stopping, map[string]int{fail: 1}, 3, stopped},
+		{client.StatusInitializing, map[string]int64{run: 1}, 3, run},
+		{run, map[string]int64{done: 1}, 3, run},             // fewer steps than planned
+		{run, map[string]int64{done: 2, cached: 1}, 3, done}, // all planned steps ended well
+		{run, map[string]int64{done: 2, run: 1}, 3, run},
+		{run, map[string]int64{done: 1, fail: 1, run: 1}, 3, fail}, // a failure ends it, others running or not
+		{run, map[string]int64{done: 4}, 0, done},                  // a snapshot without planned steps
+		{run, map[string]int64{done: 2, stopped: 1}, 3, stopped},
+		{client.StatusRetrying, map[string]int64{client.StatusRetrying: 1}, 1, run},
+		{stopping, map[string]int64{run: 1, done: 1}, 3, stopping},
+		{stopping, map[string]int64{done: 1}, 3, stopped}, // nothing left running
+		{stopping, map[string]int64{fail: 1}, 3, stopped},
 	} {
 		if got := deriveRunStatus(c.current, c.steps, c.planned); got != c.want {
 			t.Errorf("%s with steps %v of %d: %s, want %s", c.current, c.steps, c.planned, got, c.want)

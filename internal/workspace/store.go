@@ -221,6 +221,26 @@ func byIDs[T any](ctx context.Context, q sqldb.Querier, cols, table string, ids 
 	return out, nil
 }
 
+// countsBy runs query, whose rows are a key and a count, and returns the
+// counts by key.
+func countsBy(ctx context.Context, q sqldb.Querier, query string, args ...any) (map[string]int64, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		counts[k] = n
+	}
+	return counts, rows.Err()
+}
+
 // idArgs are the arguments of an "IN (idMarks(ids))" list. The list is
 // padded to a power of two by repeating the last id, which changes nothing
 // in the answer but leaves few distinct statement texts, so that prepared

@@ -47,24 +47,14 @@ func (s *Store) getTags(ctx context.Context, q sqldb.Querier, ids []string, hydr
 	if err != nil || len(ts) == 0 {
 		return ts, err
 	}
-	rows, err := q.Query(ctx, "SELECT tag_id, COUNT(*) FROM tag_resources WHERE tag_id IN ("+idMarks(ids)+") GROUP BY tag_id", idArgs(ids)...)
+	counts, err := countsBy(ctx, q, "SELECT tag_id, COUNT(*) FROM tag_resources WHERE tag_id IN ("+idMarks(ids)+") GROUP BY tag_id", idArgs(ids)...)
 	if err != nil {
 		return nil, err
-	}
-	defer rows.Close()
-	counts := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		counts[id] = n
 	}
 	for i := range ts {
 		ts[i].Body.TaggedCount = counts[ts[i].ID]
 	}
-	return ts, rows.Err()
+	return ts, nil
 }
 
 func (s *Store) Tag(ctx context.Context, ref string, hydrate bool) (client.Tag, error) {
