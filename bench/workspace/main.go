@@ -125,7 +125,7 @@ func run(o options) {
 	bare := startBare(o.serverCPU, doc, work)
 
 	var rows []result
-	sc := scenarios(srv.url(), fx)
+	sc := scenarios(srv.url(), fx, o.runs)
 	drive := func(name string, hc *http.Client, token string, conc, max int, limit time.Duration, req request) result {
 		if debugAddr == "" || name == "warm" || name == "cold" {
 			return drive(name, hc, token, conc, max, limit, req)

@@ -31,7 +31,7 @@ type listScenario struct {
 	req    request
 }
 
-func scenarios(base string, fx *fixture) scenarioSet {
+func scenarios(base string, fx *fixture, runs int) scenarioSet {
 	// Each request derives its choice from its number, so that concurrent
 	// workers need no shared random source.
 	runURL := func(i int) string { return base + "/api/v1/runs/" + fx.runIDs[(i*7919)%len(fx.runIDs)] }
@@ -81,6 +81,12 @@ func scenarios(base string, fx *fixture) scenarioSet {
 		})},
 		{"name contains, newest first", len(fx.pipelines), list(func(i int) url.Values {
 			return url.Values{"name": {"contains:" + fx.pipelines[i%len(fx.pipelines)].name}, "sort_by": {"desc:created"}}
+		})},
+		// The number in a run's name (see fill): one run holds each, so the
+		// filter finds one run, or walks every run without an index of
+		// substrings (see internal/workspace/name_search.go).
+		{"name contains, one run holds it", points, list(func(i int) url.Values {
+			return url.Values{"name": {"contains:" + fmt.Sprintf("%07d", (i%points)*runs/points+runs/(2*points))}, "sort_by": {"desc:created"}}
 		})},
 		{"no filter, pages 1 to 200 in turn", 200, list(func(i int) url.Values {
 			return url.Values{"page": {strconv.Itoa(i%200 + 1)}, "sort_by": {"desc:created"}}

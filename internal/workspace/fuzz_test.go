@@ -38,14 +38,18 @@ func FuzzFilter(f *testing.F) {
 			}
 			return
 		}
-		where, args := lq.where(sqldb.Postgres)
-		if n := strings.Count(where, "?"); n != len(args) {
-			t.Fatalf("%q: %d placeholders, %d args: %s", raw, n, len(args), where)
-		}
-		for _, vals := range q {
-			for _, v := range vals {
-				if len(v) > 3 && strings.Contains(where, v) && !strings.Contains(runSpecColumns, v) {
-					t.Fatalf("%q: value spliced into SQL: %s", raw, where)
+		for _, d := range []sqldb.Dialect{sqldb.SQLite, sqldb.Postgres, sqldb.MySQL} {
+			for _, grams := range []map[string]bool{nil, {runNameGrams: true}} {
+				where, args := lq.where(d, grams)
+				if n := strings.Count(where, "?"); n != len(args) {
+					t.Fatalf("%q: %d placeholders, %d args: %s", raw, n, len(args), where)
+				}
+				for _, vals := range q {
+					for _, v := range vals {
+						if len(v) > 3 && strings.Contains(where, v) && !strings.Contains(runSpecColumns, v) {
+							t.Fatalf("%q: value spliced into SQL: %s", raw, where)
+						}
+					}
 				}
 			}
 		}

@@ -308,4 +308,12 @@ CREATE INDEX runs_created ON pipeline_runs (created, id, name);
 DROP INDEX runs_created ON pipeline_runs;
 CREATE INDEX runs_created ON pipeline_runs (created, id, name);
 `}},
+	// PostgreSQL only (see name_search.go): pg_trgm where the database
+	// allows it, then the index of run names' trigrams if pg_trgm is there.
+	// Each block is on one line: statements are split at a semicolon that
+	// ends a line.
+	{Version: 6, Name: "trigram index of run names", Dialects: map[sqldb.Dialect]string{sqldb.Postgres: `
+DO $$ BEGIN CREATE EXTENSION IF NOT EXISTS pg_trgm; EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'pg_trgm is not available: %', SQLERRM; END $$;
+DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_opclass WHERE opcname = 'gin_trgm_ops' AND pg_opclass_is_visible(oid)) THEN EXECUTE '` + runNameGramsSQL + `'; END IF; END $$;
+`, sqldb.SQLite: "", sqldb.MySQL: ""}},
 }

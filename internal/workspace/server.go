@@ -77,6 +77,9 @@ func newServer(ctx context.Context, cfg Config, db *sqldb.DB, log *slog.Logger) 
 	if err := s.store.EnsureDefaults(ctx, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("create defaults: %w", err)
 	}
+	if err := s.store.findSubstringIndexes(ctx); err != nil {
+		return nil, err
+	}
 	key := cfg.JWTSecretKey
 	if key == "" {
 		var err error

@@ -31,6 +31,7 @@ type Store struct {
 	owners  *boundedMap[runOwnerOf] // project and owner of runs, which never change
 	docs    *runDocCache            // runs as GET answers them (see run_docs.go)
 	planned *boundedMap[int]        // steps of snapshots, which never change
+	grams   map[string]bool         // indexes of substrings the database has (see name_search.go)
 	log     *slog.Logger
 
 	stepGroup *stepGroup // concurrent step creations commit together

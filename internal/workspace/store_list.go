@@ -24,7 +24,7 @@ import (
 // again by id; direct says so. A page after an OFFSET still reads ids only:
 // the skipped rows are then index entries, not rows.
 func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery, rr *rowReader) (ids []string, total int64, direct bool, err error) {
-	where, args := lq.where(q.Dialect())
+	where, args := lq.where(q.Dialect(), s.grams)
 	total, err = s.count(ctx, q, sp.table, where, args)
 	if err != nil {
 		return nil, 0, false, err
@@ -117,13 +117,15 @@ type rowReader struct {
 	scan func(rows *sql.Rows, v *sql.NullInt64) (string, error)
 }
 
-func (lq *listQuery) where(d sqldb.Dialect) (string, []any) {
+// where is the list's WHERE clause in dialect d, where the database has the
+// indexes of substrings in grams.
+func (lq *listQuery) where(d sqldb.Dialect, grams map[string]bool) (string, []any) {
 	var parts []string
 	var args []any
 	if len(lq.filters) > 0 {
 		var fs []string
 		for _, c := range lq.filters {
-			sql, a := c.render(d)
+			sql, a := c.render(d, grams[c.grams])
 			fs = append(fs, sql)
 			args = append(args, a...)
 		}
@@ -134,7 +136,7 @@ func (lq *listQuery) where(d sqldb.Dialect) (string, []any) {
 		parts = append(parts, "("+strings.Join(fs, join)+")")
 	}
 	for _, c := range lq.scope {
-		sql, a := c.render(d)
+		sql, a := c.render(d, grams[c.grams])
 		parts = append(parts, "("+sql+")")
 		args = append(args, a...)
 	}

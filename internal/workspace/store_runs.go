@@ -16,7 +16,7 @@ import (
 )
 
 var runSpec = &listSpec{table: "pipeline_runs", fields: baseFields(map[string]field{
-	"name":                {col: "name", kind: kString, sort: true},
+	"name":                {col: "name", kind: kString, sort: true, grams: runNameGrams},
 	"status":              {col: "status", kind: kString, enum: client.Statuses},
 	"project_id":          {col: "project_id", kind: kID},
 	"user_id":             {col: "user_id", kind: kID},

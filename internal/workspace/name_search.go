@@ -1,0 +1,56 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+)
+
+// Finding runs by a part of their name (name=contains:, startswith:,
+// endswith:, the dashboard's search box) walks the index of the list's sort
+// and tests each run's name until a page is full. A fragment many runs
+// share fills a page soon; a rare one walks the whole index, about a second
+// at a million runs, and its count as long.
+//
+// On PostgreSQL, migration 6 adds an index of the trigrams of the runs'
+// lowercased names (pg_trgm's gin_trgm_ops on lower(name COLLATE "C")),
+// which finds the runs that hold a fragment of three letters or more
+// without reading the others. pg_trgm ships with PostgreSQL (Debian's
+// postgresql package, the official images, the managed services) and may be
+// created by any owner of the database since PostgreSQL 13; where it cannot
+// be, the migration goes on without it and the server says so when it
+// starts. Nothing but speed depends on the index: the filter's answers are
+// the same with and without it (render in filter.go writes the match so
+// that the planner can use it).
+//
+// SQLite and MySQL have no such index that is portable (SQLite's FTS5
+// trigram tables key rows by a rowid that VACUUM may change; MariaDB has no
+// n-gram parser), so there a rare fragment still walks.
+
+// runNameGrams is the index of the trigrams of the runs' lowercased names.
+const runNameGrams = "runs_name_grams"
+
+// runNameGramsSQL creates it, for an operator who adds pg_trgm later.
+const runNameGramsSQL = `CREATE INDEX IF NOT EXISTS ` + runNameGrams + ` ON pipeline_runs USING gin (lower(name COLLATE "C") gin_trgm_ops)`
+
+// findSubstringIndexes records which indexes of substrings the database
+// has, and tells the operator when PostgreSQL lacks one.
+func (s *Store) findSubstringIndexes(ctx context.Context) error {
+	s.grams = map[string]bool{}
+	if s.db.Dialect() != sqldb.Postgres {
+		return nil
+	}
+	var n int
+	err := s.db.QueryRow(ctx, "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?", runNameGrams).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("look for the index of run names: %w", err)
+	}
+	if n == 0 {
+		s.log.Warn("PostgreSQL has no trigram index of run names: a name filter (contains, startswith, endswith) that few runs match reads every run; "+
+			"to add it, run as an owner of the database, then restart: CREATE EXTENSION pg_trgm; "+runNameGramsSQL, "index", runNameGrams)
+		return nil
+	}
+	s.grams[runNameGrams] = true
+	return nil
+}

@@ -1,0 +1,177 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/sqldb"
+	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
+)
+
+// TestRunNameSearch finds runs by parts of their names, LIKE's own
+// characters among them, on all three databases; on PostgreSQL both with
+// the trigram index of names and without it, with the same answers.
+func TestRunNameSearch(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		srv, _, c := testServer(t, testConfig(t, url))
+		check := nameSearch(t, c)
+		if srv.db.Dialect() != sqldb.Postgres {
+			if len(srv.store.grams) != 0 {
+				t.Fatalf("%s has indexes of substrings: %v", srv.db.Dialect(), srv.store.grams)
+			}
+			check(t)
+			return
+		}
+		// PostgreSQL's test server has pg_trgm (Debian's package ships it).
+		if !srv.store.grams[runNameGrams] {
+			t.Fatalf("no %s after the migrations", runNameGrams)
+		}
+		t.Run("with the index", check)
+		srv.store.grams = nil
+		srv.store.counts = newCountCache() // the counts above were made the other way
+		t.Run("without it", check)
+	})
+}
+
+// TestRunNameSearchWithoutPgTrgm: where pg_trgm cannot be created (here a
+// function of the same name as one of its own is in the way), the
+// migrations go on without the index, the server says what to run, names
+// are found all the same, and after the operator runs it the index is used.
+func TestRunNameSearchWithoutPgTrgm(t *testing.T) {
+	url := sqldbtest.URL(t, "postgresql")
+	ctx := context.Background()
+	db := sqldbtest.MustOpen(t, url)
+	if _, err := db.Exec(ctx, "CREATE FUNCTION similarity(text, text) RETURNS real LANGUAGE sql AS 'SELECT 0::real'"); err != nil {
+		t.Fatal(err)
+	}
+	srv, _, c := testServer(t, testConfig(t, url))
+	if srv.store.grams[runNameGrams] {
+		t.Fatal("the index exists although pg_trgm could not be created")
+	}
+	var logged strings.Builder
+	srv.store.log = slog.New(slog.NewTextHandler(&logged, nil))
+	if err := srv.store.findSubstringIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "CREATE EXTENSION pg_trgm; CREATE INDEX IF NOT EXISTS "+runNameGrams+" ON pipeline_runs") {
+		t.Fatalf("the warning does not say what to run: %s", logged.String())
+	}
+	nameSearch(t, c)(t)
+
+	for _, stmt := range []string{"DROP FUNCTION similarity(text, text)", "CREATE EXTENSION pg_trgm", runNameGramsSQL} {
+		if _, err := db.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := srv.store.findSubstringIndexes(ctx); err != nil || !srv.store.grams[runNameGrams] {
+		t.Fatalf("after the operator's statements: %v %v", srv.store.grams, err)
+	}
+}
+
+// nameSearch creates runs in a project of their own and returns a check
+// that finds them by parts of their names, LIKE's own characters among
+// them.
+func nameSearch(t *testing.T, c *client.Workspace) func(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, c, "search")
+	for _, name := range []string{"Train-50%_off!", "train-50x-off", "eval_nightly", "EVAL-weekly", "a!b", "ab"} {
+		must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: name, Snapshot: f.snapshot.ID, Project: "search", Status: "running"}))
+	}
+	cases := []struct {
+		filter string
+		want   []string
+	}{
+		{"contains:50%_", []string{"Train-50%_off!"}},
+		{"contains:50", []string{"Train-50%_off!", "train-50x-off"}},
+		{"contains:TRAIN-", []string{"Train-50%_off!", "train-50x-off"}},
+		{"contains:_", []string{"Train-50%_off!", "eval_nightly"}},
+		{"contains:!", []string{"Train-50%_off!", "a!b"}},
+		{"contains:a!b", []string{"a!b"}},
+		{"contains:nightly", []string{"eval_nightly"}},
+		{"contains:ightl", []string{"eval_nightly"}},
+		{"contains:zzz", nil},
+		{"startswith:eval", []string{"eval_nightly", "EVAL-weekly"}},
+		{"startswith:eval_", []string{"eval_nightly"}},
+		{"endswith:off!", []string{"Train-50%_off!"}},
+		{"endswith:LY", []string{"eval_nightly", "EVAL-weekly"}},
+		{"endswith:%", nil},
+	}
+	return func(t *testing.T) {
+		for _, tc := range cases {
+			page := must[client.Page[client.Run]](t)(c.ListRuns(ctx, filters("project", "search", "name", tc.filter)))
+			var got []string
+			for _, r := range page.Items {
+				got = append(got, r.Name)
+			}
+			if !slices.Equal(got, tc.want) || page.Total != int64(len(tc.want)) {
+				t.Errorf("name=%s: %v (total %d), want %v", tc.filter, got, page.Total, tc.want)
+			}
+		}
+	}
+}
+
+// TestRunNameSearchUsesTheIndex: on PostgreSQL, with statistics of a
+// 20 000 runs, a fragment that one run holds is found through the
+// trigram index, and one that every run holds by walking the index of the
+// order; without the trigram index in the query the rare one walks too.
+func TestRunNameSearchUsesTheIndex(t *testing.T) {
+	url := sqldbtest.URL(t, "postgresql")
+	srv, _, c := testServer(t, testConfig(t, url))
+	ctx := context.Background()
+	f := newFixture(t, c, "plans")
+	for batch := range 20 {
+		var b strings.Builder
+		var args []any
+		for i := batch * 1000; i < (batch+1)*1000; i++ {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?)")
+			now := sqldb.Now() + int64(i)
+			args = append(args, newID(), fmt.Sprintf("nightly-%05d-%x", i, i*7919), f.project.ID, f.snapshot.ID, f.pipeline.ID, f.stack.ID, nil, int64(i+1), now, now)
+		}
+		if _, err := srv.db.Exec(ctx, "INSERT INTO pipeline_runs (id, name, project_id, snapshot_id, pipeline_id, stack_id, user_id, status, run_index, created, updated) VALUES "+b.String(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := srv.db.Exec(ctx, "ANALYZE pipeline_runs"); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(filter string, grams map[string]bool) string {
+		t.Helper()
+		lq, err := parseList(map[string][]string{"name": {filter}, "sort_by": {"desc:created"}, "size": {"50"}}, runSpec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		where, args := lq.where(sqldb.Postgres, grams)
+		rows, err := srv.db.Query(ctx, "EXPLAIN SELECT id FROM pipeline_runs"+where+" ORDER BY created DESC, id DESC LIMIT 50", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, line)
+		}
+		return strings.Join(out, "\n")
+	}
+	with := map[string]bool{runNameGrams: true}
+	if p := plan("contains:00777-", with); !strings.Contains(p, runNameGrams) {
+		t.Errorf("a rare fragment, with the index: %s", p)
+	}
+	if p := plan("contains:nightly", with); strings.Contains(p, runNameGrams) || !strings.Contains(p, "runs_created") {
+		t.Errorf("a common fragment, with the index: %s", p)
+	}
+	if p := plan("contains:00777-", nil); strings.Contains(p, runNameGrams) {
+		t.Errorf("a rare fragment, without the index: %s", p)
+	}
+}
