@@ -61,12 +61,19 @@ func newCountCache() *countCache {
 	return &countCache{bound: countBound, now: time.Now, rest: time.Sleep, entries: map[string]*countEntry{}, refresh: make(chan struct{}, 1)}
 }
 
+// knownCount returns the kept count of the rows of table that match where,
+// if there is one to serve.
+func (s *Store) knownCount(table, where string, args []any) (int64, bool) {
+	key := table + where + "\x00" + fmt.Sprint(args...)
+	return s.counts.fresh(key, func() { s.refreshCount(key, table, where, args) })
+}
+
 // count returns how many rows of table match where.
 func (s *Store) count(ctx context.Context, q sqldb.Querier, table, where string, args []any) (int64, error) {
-	key := table + where + "\x00" + fmt.Sprint(args...)
-	if n, ok := s.counts.fresh(key, func() { s.refreshCount(key, table, where, args) }); ok {
+	if n, ok := s.knownCount(table, where, args); ok {
 		return n, nil
 	}
+	key := table + where + "\x00" + fmt.Sprint(args...)
 	var n int64
 	bounded := "SELECT COUNT(*) FROM (SELECT 1 FROM " + table + where + " LIMIT " + strconv.FormatInt(s.counts.bound+1, 10) + ") c"
 	if err := q.QueryRow(ctx, bounded, args...).Scan(&n); err != nil {

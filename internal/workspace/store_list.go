@@ -14,7 +14,7 @@ import (
 )
 
 // listIDs runs the id query of a page: filters, scope, order and limits, and
-// the count. Only the index is read; the rows come after, by id. When the
+// then the count, unless it is kept or the first page holds every match. Only the index is read; the rows come after, by id. When the
 // page before this one was just served, the page starts where it ended (the
 // seek method) instead of skipping page×size index entries: paging through
 // a million runs costs the same on every page.
@@ -24,17 +24,22 @@ import (
 // again by id; direct says so. A page after an OFFSET still reads ids only:
 // the skipped rows are then index entries, not rows.
 func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery, rr *rowReader) (ids []string, total int64, direct bool, err error) {
-	where, args := lq.where(q.Dialect(), s.grams)
-	total, err = s.count(ctx, q, sp.table, where, args)
-	if err != nil {
-		return nil, 0, false, err
+	// The count is asked for with the filter as written here, and kept.
+	countWhere, countArgs := lq.where(q.Dialect(), s.grams)
+	total, known := s.knownCount(sp.table, countWhere, countArgs)
+	where, args := countWhere, countArgs
+	if known && total > gramsAtMost && lq.usesGrams(s.grams) {
+		// A fragment that many rows hold: the page is found by walking
+		// the index of the sort, and without the trigram index in view,
+		// PostgreSQL plans that for less and tests each row for less.
+		where, args = lq.where(q.Dialect(), nil)
 	}
 	dir, cmp, cmpEq := " ASC", " > ", " >= "
 	if lq.desc {
 		dir, cmp, cmpEq = " DESC", " < ", " <= "
 	}
 	pageKey := func(page int) string {
-		return sp.table + where + "\x00" + fmt.Sprint(args...) + "\x00" + lq.sortCol + dir + "\x00" + strconv.Itoa(lq.size) + "\x00" + strconv.Itoa(page)
+		return sp.table + countWhere + "\x00" + fmt.Sprint(countArgs...) + "\x00" + lq.sortCol + dir + "\x00" + strconv.Itoa(lq.size) + "\x00" + strconv.Itoa(page)
 	}
 	seekable := lq.sortCol == "created" || lq.sortCol == "updated" // never NULL, ordered alike everywhere
 	offset := (lq.page - 1) * lq.size
@@ -106,6 +111,17 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 	if seekable && lq.page > 1 && len(ids) > 0 {
 		s.seeks.put(pageKey(lq.page)+startKey, first)
 	}
+	switch {
+	case known:
+	case lq.page == 1 && len(ids) < lq.size:
+		// The first page holds every match: it is the count. (A count
+		// this small is not kept, so every such list would count again.)
+		total = int64(len(ids))
+	default:
+		if total, err = s.count(ctx, q, sp.table, countWhere, countArgs); err != nil {
+			return nil, 0, false, err
+		}
+	}
 	return ids, total, direct, nil
 }
 
@@ -144,6 +160,17 @@ func (lq *listQuery) where(d sqldb.Dialect, grams map[string]bool) (string, []an
 		return "", nil
 	}
 	return " WHERE " + strings.Join(parts, " AND "), args
+}
+
+// usesGrams reports whether a filter of lq is written for one of the
+// indexes of substrings in grams.
+func (lq *listQuery) usesGrams(grams map[string]bool) bool {
+	for _, c := range lq.filters {
+		if grams[c.grams] {
+			return true
+		}
+	}
+	return false
 }
 
 // addScope narrows a list regardless of the logical operator.

@@ -280,3 +280,44 @@ func TestCountRefreshRests(t *testing.T) {
 		t.Fatal("the refresh kept its turn after resting")
 	}
 }
+
+// TestFirstPageIsTheCount: a first page that holds every match gives the
+// total without a count; any other page is counted. The count's statement
+// is kept prepared on SQLite once it has run, which shows whether it did.
+func TestFirstPageIsTheCount(t *testing.T) {
+	srv, _, c := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	f := newFixture(t, c, "firstpage")
+	ctx := context.Background()
+	for i := range 3 {
+		must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r" + strconv.Itoa(i), Snapshot: f.snapshot.ID, Project: "firstpage", Status: "running"}))
+	}
+	counted := func() bool {
+		found := false
+		srv.store.db.stmts.Range(func(k, _ any) bool {
+			found = found || strings.HasPrefix(k.(string), "SELECT COUNT(*) FROM (SELECT 1 FROM pipeline_runs")
+			return true
+		})
+		return found
+	}
+	list := func(size, page int) client.Page[client.Run] {
+		return must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Size: size, Page: page, Filters: map[string]string{"project": "firstpage", "pipeline_id": f.pipeline.ID}}))
+	}
+	if p := list(50, 1); p.Total != 3 || len(p.Items) != 3 || p.TotalPages != 1 {
+		t.Fatalf("one page of all: %+v", p)
+	}
+	if counted() {
+		t.Fatal("a first page that holds every match was counted")
+	}
+	if p := list(2, 2); p.Total != 3 || len(p.Items) != 1 || p.TotalPages != 2 {
+		t.Fatalf("second page: %+v", p)
+	}
+	if !counted() {
+		t.Fatal("a second page was not counted")
+	}
+	if p := list(2, 1); p.Total != 3 || len(p.Items) != 2 {
+		t.Fatalf("a full first page: %+v", p)
+	}
+	if p := list(2, 5); p.Total != 3 || len(p.Items) != 0 {
+		t.Fatalf("past the end: %+v", p)
+	}
+}
