@@ -64,8 +64,12 @@ func newCountCache() *countCache {
 // knownCount returns the kept count of the rows of table that match where,
 // if there is one to serve.
 func (s *Store) knownCount(table, where string, args []any) (int64, bool) {
-	key := table + where + "\x00" + fmt.Sprint(args...)
+	key := countKey(table, where, args)
 	return s.counts.fresh(key, func() { s.refreshCount(key, table, where, args) })
+}
+
+func countKey(table, where string, args []any) string {
+	return table + where + "\x00" + fmt.Sprint(args...)
 }
 
 // count returns how many rows of table match where.
@@ -73,7 +77,7 @@ func (s *Store) count(ctx context.Context, q sqldb.Querier, table, where string,
 	if n, ok := s.knownCount(table, where, args); ok {
 		return n, nil
 	}
-	key := table + where + "\x00" + fmt.Sprint(args...)
+	key := countKey(table, where, args)
 	var n int64
 	bounded := "SELECT COUNT(*) FROM (SELECT 1 FROM " + table + where + " LIMIT " + strconv.FormatInt(s.counts.bound+1, 10) + ") c"
 	if err := q.QueryRow(ctx, bounded, args...).Scan(&n); err != nil {

@@ -14,10 +14,11 @@ import (
 )
 
 // listIDs runs the id query of a page: filters, scope, order and limits, and
-// then the count, unless it is kept or the first page holds every match. Only the index is read; the rows come after, by id. When the
-// page before this one was just served, the page starts where it ended (the
-// seek method) instead of skipping page×size index entries: paging through
-// a million runs costs the same on every page.
+// then the count, unless it is kept or the first page holds every match.
+// Only the index is read; the rows come after, by id. When the page before
+// this one was just served, the page starts where it ended (the seek
+// method) instead of skipping page×size index entries: paging through a
+// million runs costs the same on every page.
 //
 // With rr, a page that starts at its first row (page 1, or a seek) reads the
 // rows themselves in the same query, through rr, which saves looking each up
