@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
@@ -33,7 +34,7 @@ type field struct {
 	kind fieldKind
 	enum []string // allowed values, for enumerations
 	sort bool     // may be used in sort_by (it has an index)
-	// grams names the index of the column's substrings that PostgreSQL
+	// grams names the index of the column's substrings that the database
 	// may have (see name_search.go), for contains, startswith and endswith.
 	grams string
 }
@@ -100,6 +101,12 @@ func (c cond) render(d sqldb.Dialect, grams bool) (string, []any) {
 	args := []any{pat}
 	switch d {
 	case sqldb.SQLite:
+		if grams && gramsFind(c.text) {
+			// The FTS5 table finds the rows whose names hold the
+			// pattern's trigrams; the name itself is tested again, so
+			// that the answers are LIKE's whatever the table holds.
+			return "(rowid IN (SELECT rowid FROM " + c.grams + " WHERE " + c.like + " LIKE ?) AND " + c.like + " LIKE ? ESCAPE '!')", []any{pat, pat}
+		}
 		return c.like + " LIKE ? ESCAPE '!'", args
 	case sqldb.Postgres:
 		if grams {
@@ -109,6 +116,13 @@ func (c cond) render(d sqldb.Dialect, grams bool) (string, []any) {
 	default:
 		return "LOWER(" + c.like + ") LIKE ? ESCAPE '!'", args
 	}
+}
+
+// gramsFind reports whether SQLite's FTS5 table of trigrams can look for
+// text: three characters at least (a trigram), and none that LIKE treats
+// as its own or escapes, since FTS5 takes a pattern without ESCAPE.
+func gramsFind(text string) bool {
+	return utf8.RuneCountInString(text) >= 3 && !strings.ContainsAny(text, "%_!")
 }
 
 // listQuery is a parsed list request.

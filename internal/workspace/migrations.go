@@ -308,12 +308,20 @@ CREATE INDEX runs_created ON pipeline_runs (created, id, name);
 DROP INDEX runs_created ON pipeline_runs;
 CREATE INDEX runs_created ON pipeline_runs (created, id, name);
 `}},
-	// PostgreSQL only (see name_search.go): pg_trgm where the database
-	// allows it, then the index of run names' trigrams if pg_trgm is there.
-	// Each block is on one line: statements are split at a semicolon that
-	// ends a line.
+	// The index of run names' trigrams (see name_search.go). PostgreSQL:
+	// pg_trgm where the database allows it, then the index if pg_trgm is
+	// there. SQLite: an FTS5 table of the names, kept by triggers, filled
+	// from the runs there are (rebuilt, should a restore have left it
+	// behind). Each block and trigger is on one line: statements are split
+	// at a semicolon that ends a line.
 	{Version: 6, Name: "trigram index of run names", Dialects: map[sqldb.Dialect]string{sqldb.Postgres: `
 DO $$ BEGIN CREATE EXTENSION IF NOT EXISTS pg_trgm; EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'pg_trgm is not available: %', SQLERRM; END $$;
 DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_opclass WHERE opcname = 'gin_trgm_ops' AND pg_opclass_is_visible(oid)) THEN EXECUTE '` + runNameGramsSQL + `'; END IF; END $$;
-`, sqldb.SQLite: "", sqldb.MySQL: ""}},
+`, sqldb.SQLite: `
+CREATE VIRTUAL TABLE IF NOT EXISTS runs_name_grams USING fts5(name, content='pipeline_runs', content_rowid='rowid', tokenize='trigram');
+INSERT INTO runs_name_grams (runs_name_grams) VALUES ('rebuild');
+CREATE TRIGGER runs_name_grams_insert AFTER INSERT ON pipeline_runs BEGIN INSERT INTO runs_name_grams (rowid, name) VALUES (new.rowid, new.name); END;
+CREATE TRIGGER runs_name_grams_delete AFTER DELETE ON pipeline_runs BEGIN INSERT INTO runs_name_grams (runs_name_grams, rowid, name) VALUES ('delete', old.rowid, old.name); END;
+CREATE TRIGGER runs_name_grams_update AFTER UPDATE OF name ON pipeline_runs BEGIN INSERT INTO runs_name_grams (runs_name_grams, rowid, name) VALUES ('delete', old.rowid, old.name); INSERT INTO runs_name_grams (rowid, name) VALUES (new.rowid, new.name); END;
+`, sqldb.MySQL: ""}},
 }

@@ -8,33 +8,43 @@ import (
 )
 
 // Finding runs by a part of their name (name=contains:, startswith:,
-// endswith:, the dashboard's search box) walks the index of the list's sort
-// and tests each run's name until a page is full. A fragment many runs
-// share fills a page soon; a rare one walks the whole index, about a second
-// at a million runs, and its count as long.
+// endswith:, the dashboard's search box) without an index of substrings
+// walks the index of the list's sort and tests each run's name until a
+// page is full. A fragment many runs share fills a page soon; a rare one
+// walks the whole index, about half a second at a million runs.
 //
-// On PostgreSQL, migration 6 adds an index of the trigrams of the runs'
-// lowercased names (pg_trgm's gin_trgm_ops on lower(name COLLATE "C")),
-// which finds the runs that hold a fragment of three letters or more
-// without reading the others. pg_trgm ships with PostgreSQL (Debian's
-// postgresql package, the official images, the managed services) and may be
-// created by any owner of the database since PostgreSQL 13; where it cannot
-// be, the migration goes on without it and the server says so when it
-// starts. Nothing but speed depends on the index: the filter's answers are
-// the same with and without it (render in filter.go writes the match so
-// that the planner can use it).
+// Migration 6 adds an index of the trigrams of the runs' names, which finds
+// the runs that hold a fragment of three letters or more without reading
+// the others:
 //
-// SQLite and MySQL have no such index that is portable (SQLite's FTS5
-// trigram tables key rows by a rowid that VACUUM may change; MariaDB has no
-// n-gram parser), so there a rare fragment still walks.
+//   - PostgreSQL: pg_trgm's gin_trgm_ops on lower(name COLLATE "C").
+//     pg_trgm ships with PostgreSQL (Debian's postgresql package, the
+//     official images, the managed services) and may be created by any
+//     owner of the database since PostgreSQL 13; where it cannot be, the
+//     migration goes on without it and the server says so when it starts.
+//   - SQLite: an FTS5 table with the trigram tokenizer (runs_name_grams),
+//     whose rows are the runs' rowids, kept by triggers on pipeline_runs.
+//     A run's rowid stays what it was unless the file is VACUUMed by hand
+//     (Enclave never does), which may renumber the runs: the filter tests
+//     every name it is given again, so the table can never add a run that
+//     does not match, but after such a VACUUM it may miss some until it is
+//     rebuilt: INSERT INTO runs_name_grams (runs_name_grams) VALUES ('rebuild').
+//     FTS5 takes no ESCAPE, so a fragment with % _ or ! walks as before.
+//   - MariaDB has no index of substrings (its n-gram parser is MySQL's
+//     alone): there a rare fragment walks the whole index of the sort.
+//
+// Nothing but speed depends on the index: the filter's answers are the
+// same with and without it (render in filter.go writes the match so that
+// the database can use it).
 
 // gramsAtMost is the most rows a name filter may match for a page to be
 // found through an index of substrings: beyond it, walking the index of the
 // sort finds 50 of them sooner (a page of 50 among 5 000 of a million runs
 // walks 10 000 entries, about the cost of reading 5 000 rows found by the
-// trigram index and sorting them), and PostgreSQL plans that walk for less
-// when the query does not offer it the trigram index (listIDs). The count,
-// which comes first, is always asked in the form the index serves.
+// trigram index and sorting them). So when the kept count of a filter is
+// larger, its page is asked for without the index in view (listIDs), which
+// PostgreSQL also plans for less; the count itself is always asked in the
+// form the index serves.
 const gramsAtMost = 5000
 
 // runNameGrams is the index of the trigrams of the runs' lowercased names.
@@ -47,7 +57,17 @@ const runNameGramsSQL = `CREATE INDEX IF NOT EXISTS ` + runNameGrams + ` ON pipe
 // has, and tells the operator when PostgreSQL lacks one.
 func (s *Store) findSubstringIndexes(ctx context.Context) error {
 	s.grams = map[string]bool{}
-	if s.db.Dialect() != sqldb.Postgres {
+	switch s.db.Dialect() {
+	case sqldb.MySQL:
+		return nil
+	case sqldb.SQLite:
+		var n int
+		if err := s.db.QueryRow(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", runNameGrams).Scan(&n); err != nil {
+			return fmt.Errorf("look for the table of run names' trigrams: %w", err)
+		}
+		if n == 1 {
+			s.grams[runNameGrams] = true
+		}
 		return nil
 	}
 	var n int

@@ -20,14 +20,15 @@ func TestRunNameSearch(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, url string) {
 		srv, _, c := testServer(t, testConfig(t, url))
 		check := nameSearch(t, c)
-		if srv.db.Dialect() != sqldb.Postgres {
+		if srv.db.Dialect() == sqldb.MySQL {
 			if len(srv.store.grams) != 0 {
-				t.Fatalf("%s has indexes of substrings: %v", srv.db.Dialect(), srv.store.grams)
+				t.Fatalf("MariaDB has indexes of substrings: %v", srv.store.grams)
 			}
 			check(t)
 			return
 		}
-		// PostgreSQL's test server has pg_trgm (Debian's package ships it).
+		// PostgreSQL's test server has pg_trgm (Debian's package ships
+		// it); SQLite's FTS5 is built into the driver.
 		if !srv.store.grams[runNameGrams] {
 			t.Fatalf("no %s after the migrations", runNameGrams)
 		}
@@ -173,5 +174,89 @@ func TestRunNameSearchUsesTheIndex(t *testing.T) {
 	}
 	if p := plan("contains:00777-", nil); strings.Contains(p, runNameGrams) {
 		t.Errorf("a rare fragment, without the index: %s", p)
+	}
+}
+
+// TestRunNameGramsFollowRuns: on SQLite and PostgreSQL, migration 6 indexes
+// the runs made before it, and the index follows runs renamed and deleted
+// after (on SQLite by triggers, which the FTS5 table is asked directly).
+func TestRunNameGramsFollowRuns(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgresql"} {
+		t.Run(dialect, func(t *testing.T) {
+			url := sqldbtest.URL(t, dialect)
+			ctx := context.Background()
+			srv, _, c := testServer(t, testConfig(t, url))
+			f := newFixture(t, c, "follow")
+			var runs []client.Run
+			for _, name := range []string{"alpha-nightly", "beta-weekly", "gamma-nightly"} {
+				runs = append(runs, must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: name, Snapshot: f.snapshot.ID, Project: "follow", Status: "running"})))
+			}
+			srv.Close()
+
+			// Back to the schema before migration 6, the runs kept.
+			db := sqldbtest.MustOpen(t, url)
+			undo := []string{"DROP INDEX " + runNameGrams}
+			if dialect == "sqlite" {
+				undo = []string{"DROP TRIGGER runs_name_grams_insert", "DROP TRIGGER runs_name_grams_delete", "DROP TRIGGER runs_name_grams_update", "DROP TABLE runs_name_grams"}
+			}
+			for _, stmt := range append(undo, "DELETE FROM "+versionTable+" WHERE version = 6") {
+				if _, err := db.Exec(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			srv, _, c = testServer(t, testConfig(t, url))
+			if !srv.store.grams[runNameGrams] {
+				t.Fatal("no index after migration 6")
+			}
+			found := func(fragment string) []string {
+				t.Helper()
+				page := must[client.Page[client.Run]](t)(c.ListRuns(ctx, filters("project", "follow", "name", "contains:"+fragment)))
+				var names []string
+				for _, r := range page.Items {
+					names = append(names, r.Name)
+				}
+				return names
+			}
+			// What the FTS5 table itself finds, without the names tested
+			// again (SQLite only).
+			indexed := func(fragment string) int {
+				t.Helper()
+				if dialect != "sqlite" {
+					return -1
+				}
+				var n int
+				if err := srv.db.QueryRow(ctx, "SELECT COUNT(*) FROM runs_name_grams WHERE name LIKE ?", "%"+fragment+"%").Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if got := found("nightly"); !slices.Equal(got, []string{"alpha-nightly", "gamma-nightly"}) {
+				t.Fatalf("runs made before migration 6: %v", got)
+			}
+			if _, err := srv.db.Exec(ctx, "UPDATE pipeline_runs SET name = ? WHERE id = ?", "alpha-monthly", runs[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if got := found("nightly"); !slices.Equal(got, []string{"gamma-nightly"}) {
+				t.Fatalf("after a rename, the old name: %v", got)
+			}
+			if got := found("monthly"); !slices.Equal(got, []string{"alpha-monthly"}) {
+				t.Fatalf("after a rename, the new name: %v", got)
+			}
+			if err := c.DeleteRun(ctx, runs[2].ID); err != nil {
+				t.Fatal(err)
+			}
+			if got := found("nightly"); got != nil {
+				t.Fatalf("after a delete: %v", got)
+			}
+			if dialect == "sqlite" {
+				if n, m := indexed("nightly"), indexed("monthly"); n != 0 || m != 1 {
+					t.Fatalf("the FTS5 table holds %d nightly and %d monthly runs, want 0 and 1", n, m)
+				}
+			}
+			must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "delta-nightly", Snapshot: f.snapshot.ID, Project: "follow", Status: "running"}))
+			if got, n := found("nightly"), indexed("nightly"); !slices.Equal(got, []string{"delta-nightly"}) || (dialect == "sqlite" && n != 1) {
+				t.Fatalf("a new run: %v, %d in the table", got, n)
+			}
+		})
 	}
 }
