@@ -61,33 +61,38 @@ func newCountCache() *countCache {
 	return &countCache{bound: countBound, now: time.Now, rest: time.Sleep, entries: map[string]*countEntry{}, refresh: make(chan struct{}, 1)}
 }
 
-// knownCount returns the kept count of the rows of table that match where,
-// if there is one to serve.
-func (s *Store) knownCount(table, where string, args []any) (int64, bool) {
-	key := countKey(table, where, args)
-	return s.counts.fresh(key, func() { s.refreshCount(key, table, where, args) })
+// counting is a count to keep, under key, of the rows of table that match
+// where. The key names the filter, whatever SQL counts it (a name filter
+// is counted with or without the index of substrings: see listIDs).
+type counting struct {
+	key, table, where string
+	args              []any
 }
 
-func countKey(table, where string, args []any) string {
-	return table + where + "\x00" + fmt.Sprint(args...)
+func countOf(table, where string, args []any) counting {
+	return counting{key: table + where + "\x00" + fmt.Sprint(args...), table: table, where: where, args: args}
 }
 
-// count returns how many rows of table match where.
-func (s *Store) count(ctx context.Context, q sqldb.Querier, table, where string, args []any) (int64, error) {
-	if n, ok := s.knownCount(table, where, args); ok {
+// knownCount returns the kept count of c, if there is one to serve.
+func (s *Store) knownCount(c counting) (int64, bool) {
+	return s.counts.fresh(c.key, func() { s.refreshCount(c) })
+}
+
+// count returns how many rows c counts.
+func (s *Store) count(ctx context.Context, q sqldb.Querier, c counting) (int64, error) {
+	if n, ok := s.knownCount(c); ok {
 		return n, nil
 	}
-	key := countKey(table, where, args)
 	var n int64
-	bounded := "SELECT COUNT(*) FROM (SELECT 1 FROM " + table + where + " LIMIT " + strconv.FormatInt(s.counts.bound+1, 10) + ") c"
-	if err := q.QueryRow(ctx, bounded, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count %s: %w", table, err)
+	bounded := "SELECT COUNT(*) FROM (SELECT 1 FROM " + c.table + c.where + " LIMIT " + strconv.FormatInt(s.counts.bound+1, 10) + ") c"
+	if err := q.QueryRow(ctx, bounded, c.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", c.table, err)
 	}
 	if n <= s.counts.bound {
 		return n, nil
 	}
-	return s.counts.load(ctx, key, func(ctx context.Context) (int64, error) {
-		return s.exactCount(ctx, q, table, where, args)
+	return s.counts.load(ctx, c.key, func(ctx context.Context) (int64, error) {
+		return s.exactCount(ctx, q, c.table, c.where, c.args)
 	})
 }
 
@@ -124,16 +129,16 @@ func (s *Store) backgroundCount(ctx context.Context, table, where string, args [
 // refreshCount counts again in the background, for a cached entry past half
 // its life; the caller holds the refresh token, which this gives back after
 // resting refreshRest times as long as the count took.
-func (s *Store) refreshCount(key, table, where string, args []any) {
-	args = append([]any(nil), args...)
+func (s *Store) refreshCount(c counting) {
+	args := append([]any(nil), c.args...)
 	go func() {
 		defer func() { <-s.counts.refresh }()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		start := time.Now()
-		n, err := s.backgroundCount(ctx, table, where, args)
+		n, err := s.backgroundCount(ctx, c.table, c.where, args)
 		took := time.Since(start)
-		s.counts.finishRefresh(key, n, took, err)
+		s.counts.finishRefresh(c.key, n, took, err)
 		s.counts.rest(refreshRest * took)
 	}()
 }
@@ -144,15 +149,11 @@ func (s *Store) refreshCount(key, table, where string, args []any) {
 func (c *countCache) fresh(key string, refresh func()) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entries[key]
-	if e == nil || e.ready != nil || e.err != nil {
+	e, ok := c.servable(key)
+	if !ok {
 		return 0, false
 	}
-	age := c.now().Sub(e.at)
-	if age > maxCountStale || (age > 2*e.life && !e.waiting && !e.refreshing) {
-		return 0, false
-	}
-	if age > e.life/2 && !e.refreshing {
+	if c.now().Sub(e.at) > e.life/2 && !e.refreshing {
 		select {
 		case c.refresh <- struct{}{}:
 			e.refreshing, e.waiting = true, false
@@ -162,6 +163,30 @@ func (c *countCache) fresh(key string, refresh func()) (int64, bool) {
 		}
 	}
 	return e.n, true
+}
+
+// peek is fresh without a refresh.
+func (c *countCache) peek(key string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.servable(key)
+	if !ok {
+		return 0, false
+	}
+	return e.n, true
+}
+
+// servable returns the entry of key if its count may be served; c.mu is held.
+func (c *countCache) servable(key string) (*countEntry, bool) {
+	e := c.entries[key]
+	if e == nil || e.ready != nil || e.err != nil {
+		return nil, false
+	}
+	age := c.now().Sub(e.at)
+	if age > maxCountStale || (age > 2*e.life && !e.waiting && !e.refreshing) {
+		return nil, false
+	}
+	return e, true
 }
 
 func (c *countCache) finishRefresh(key string, n int64, took time.Duration, err error) {

@@ -89,15 +89,7 @@ func (c cond) render(d sqldb.Dialect, grams bool) (string, []any) {
 	if d == sqldb.Postgres && c.match == "contains" && !grams {
 		return `strpos(lower(` + c.like + ` COLLATE "C"), ?) > 0`, []any{c.text}
 	}
-	pat := likeEscape(c.text)
-	switch c.match {
-	case "contains":
-		pat = "%" + pat + "%"
-	case "startswith":
-		pat += "%"
-	case "endswith":
-		pat = "%" + pat
-	}
+	pat := c.pattern()
 	args := []any{pat}
 	switch d {
 	case sqldb.SQLite:
@@ -116,6 +108,20 @@ func (c cond) render(d sqldb.Dialect, grams bool) (string, []any) {
 	default:
 		return "LOWER(" + c.like + ") LIKE ? ESCAPE '!'", args
 	}
+}
+
+// pattern is c's text as a LIKE pattern with '!' as its escape.
+func (c cond) pattern() string {
+	pat := likeEscape(c.text)
+	switch c.match {
+	case "contains":
+		pat = "%" + pat + "%"
+	case "startswith":
+		pat += "%"
+	case "endswith":
+		pat = "%" + pat
+	}
+	return pat
 }
 
 // gramsFind reports whether SQLite's FTS5 table of trigrams can look for

@@ -3,6 +3,8 @@ package workspace
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/enclave-mlops/enclave/internal/sqldb"
 )
@@ -46,6 +48,50 @@ import (
 // PostgreSQL also plans for less; the count itself is always asked in the
 // form the index serves.
 const gramsAtMost = 5000
+
+// gramsServe reports whether lq's name filters are best found through the
+// indexes of substrings: where the filter's count is kept, when it is at
+// most gramsAtMost; otherwise on PostgreSQL always (its planner chooses
+// from the statistics of the index's expression), and on SQLite when the
+// FTS5 table finds at most gramsAtMost rows for each fragment, which it
+// tells soon for a rare fragment and, for one that most runs hold, sooner
+// than it would find them all. SQLite's answer is kept for gramsProbeLife:
+// a rare fragment's count is not kept (it is under the count's bound), and
+// the probe would otherwise double the work of each such list.
+// key is the filter's key in the count cache.
+func (s *Store) gramsServe(ctx context.Context, q sqldb.Querier, key string, lq *listQuery) bool {
+	if n, ok := s.counts.peek(key); ok {
+		return n <= gramsAtMost
+	}
+	if q.Dialect() != sqldb.SQLite {
+		return true
+	}
+	if p, ok := s.probes.get(key); ok && time.Since(p.at) < gramsProbeLife {
+		return p.serve
+	}
+	serve := true
+	for _, c := range lq.filters {
+		if !s.grams[c.grams] || !gramsFind(c.text) {
+			continue
+		}
+		var n int
+		probe := "SELECT COUNT(*) FROM (SELECT 1 FROM " + c.grams + " WHERE " + c.like + " LIKE ? LIMIT " + strconv.Itoa(gramsAtMost+1) + ") g"
+		if err := q.QueryRow(ctx, probe, c.pattern()).Scan(&n); err != nil {
+			return false // the page's query will report it
+		}
+		serve = serve && n <= gramsAtMost
+	}
+	s.probes.put(key, gramsProbe{serve: serve, at: time.Now()})
+	return serve
+}
+
+// gramsProbe is what gramsServe found on SQLite, and when.
+type gramsProbe struct {
+	serve bool
+	at    time.Time
+}
+
+const gramsProbeLife = countTTL
 
 // runNameGrams is the index of the trigrams of the runs' lowercased names.
 const runNameGrams = "runs_name_grams"

@@ -125,21 +125,11 @@ func TestRunNameSearchUsesTheIndex(t *testing.T) {
 	srv, _, c := testServer(t, testConfig(t, url))
 	ctx := context.Background()
 	f := newFixture(t, c, "plans")
-	for batch := range 20 {
-		var b strings.Builder
-		var args []any
-		for i := batch * 1000; i < (batch+1)*1000; i++ {
-			if b.Len() > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?)")
-			now := sqldb.Now() + int64(i)
-			args = append(args, newID(), fmt.Sprintf("nightly-%05d-%x", i, i*7919), f.project.ID, f.snapshot.ID, f.pipeline.ID, f.stack.ID, nil, int64(i+1), now, now)
-		}
-		if _, err := srv.db.Exec(ctx, "INSERT INTO pipeline_runs (id, name, project_id, snapshot_id, pipeline_id, stack_id, user_id, status, run_index, created, updated) VALUES "+b.String(), args...); err != nil {
-			t.Fatal(err)
-		}
+	names := make([]string, 20000)
+	for i := range names {
+		names[i] = fmt.Sprintf("nightly-%05d-%x", i, i*7919)
 	}
+	insertRuns(t, srv, f, names)
 	if _, err := srv.db.Exec(ctx, "ANALYZE pipeline_runs"); err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +246,79 @@ func TestRunNameGramsFollowRuns(t *testing.T) {
 			must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "delta-nightly", Snapshot: f.snapshot.ID, Project: "follow", Status: "running"}))
 			if got, n := found("nightly"), indexed("nightly"); !slices.Equal(got, []string{"delta-nightly"}) || (dialect == "sqlite" && n != 1) {
 				t.Fatalf("a new run: %v, %d in the table", got, n)
+			}
+		})
+	}
+}
+
+// insertRuns adds completed runs of f's pipeline with the given names
+// straight into the store, a thousand to a statement.
+func insertRuns(t *testing.T, srv *Server, f fixture, names []string) {
+	t.Helper()
+	ctx := context.Background()
+	for from := 0; from < len(names); from += 1000 {
+		var b strings.Builder
+		var args []any
+		for i := from; i < min(from+1000, len(names)); i++ {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?)")
+			now := sqldb.Now() + int64(i)
+			args = append(args, newID(), names[i], f.project.ID, f.snapshot.ID, f.pipeline.ID, f.stack.ID, nil, int64(i+1), now, now)
+		}
+		if _, err := srv.db.Exec(ctx, "INSERT INTO pipeline_runs (id, name, project_id, snapshot_id, pipeline_id, stack_id, user_id, status, run_index, created, updated) VALUES "+b.String(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestGramsServe: a name fragment more than gramsAtMost runs hold is found
+// by walking the index of the sort, one that few runs hold through the
+// index of substrings: on SQLite as the FTS5 table's probe tells, on
+// PostgreSQL as its planner chooses until the count is kept.
+func TestGramsServe(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgresql"} {
+		t.Run(dialect, func(t *testing.T) {
+			srv, _, c := testServer(t, testConfig(t, sqldbtest.URL(t, dialect)))
+			srv.store.counts.bound = 100 // counts over 100 are kept
+			ctx := context.Background()
+			f := newFixture(t, c, "serve")
+			names := make([]string, gramsAtMost+500)
+			for i := range names {
+				names[i] = fmt.Sprintf("bulk-%05d", i)
+			}
+			insertRuns(t, srv, f, append(names, "rare-xyz"))
+			serves := func(fragment string) bool {
+				t.Helper()
+				lq, err := parseList(map[string][]string{"name": {"contains:" + fragment}}, runSpec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				where, args := lq.where(srv.db.Dialect(), srv.store.grams)
+				return srv.store.gramsServe(ctx, srv.store.db, countOf("pipeline_runs", where, args).key, lq)
+			}
+			list := func(fragment string) client.Page[client.Run] {
+				t.Helper()
+				return must[client.Page[client.Run]](t)(c.ListRuns(ctx, &client.ListOptions{Size: 2, SortBy: "desc:created", Filters: map[string]string{"name": "contains:" + fragment}}))
+			}
+			if !serves("rare-x") {
+				t.Error("a rare fragment is not found through the index")
+			}
+			if got := serves("bulk-"); got != (dialect == "postgresql") {
+				t.Errorf("a common fragment, its count unknown: served %v", got)
+			}
+			if p := list("bulk-"); p.Total != int64(len(names)) || p.Items[0].Name != names[len(names)-1] {
+				t.Fatalf("common fragment: total %d, first %s", p.Total, p.Items[0].Name)
+			}
+			if serves("bulk-") {
+				t.Error("a common fragment whose count is kept is found through the index")
+			}
+			if p := list("rare-x"); p.Total != 1 || p.Items[0].Name != "rare-xyz" {
+				t.Fatalf("rare fragment: %+v", p)
+			}
+			if !serves("rare-x") {
+				t.Error("a rare fragment, listed, is not found through the index")
 			}
 		})
 	}

@@ -32,6 +32,7 @@ type Store struct {
 	docs    *runDocCache            // runs as GET answers them (see run_docs.go)
 	planned *boundedMap[int]        // steps of snapshots, which never change
 	grams   map[string]bool         // indexes of substrings the database has (see name_search.go)
+	probes  *boundedMap[gramsProbe] // whether they serve a filter, on SQLite
 	log     *slog.Logger
 
 	stepGroup *stepGroup // concurrent step creations commit together
@@ -43,7 +44,8 @@ type Store struct {
 func NewStore(db *sqldb.DB, box *secretBox) *Store {
 	s := &Store{db: newStoreDB(db), box: box, nowFn: sqldb.Now, idFunc: newID, log: slog.New(slog.DiscardHandler),
 		counts: newCountCache(), seeks: newSeekCache(), users: newUserCache(sessionUserTTL), docs: newRunDocCache(runDocBytes),
-		owners: newBoundedMap[runOwnerOf](maxOwners), planned: newBoundedMap[int](maxStepCounts)}
+		owners: newBoundedMap[runOwnerOf](maxOwners), planned: newBoundedMap[int](maxStepCounts),
+		probes: newBoundedMap[gramsProbe](maxCounts)}
 	s.stepGroup = &stepGroup{s: s}
 	return s
 }

@@ -25,22 +25,24 @@ import (
 // again by id; direct says so. A page after an OFFSET still reads ids only:
 // the skipped rows are then index entries, not rows.
 func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery, rr *rowReader) (ids []string, total int64, direct bool, err error) {
-	// The count is asked for with the filter as written here, and kept.
-	countWhere, countArgs := lq.where(q.Dialect(), s.grams)
-	total, known := s.knownCount(sp.table, countWhere, countArgs)
-	where, args := countWhere, countArgs
-	if known && total > gramsAtMost && lq.usesGrams(s.grams) {
-		// A fragment that many rows hold: the page is found by walking
-		// the index of the sort, and without the trigram index in view,
-		// PostgreSQL plans that for less and tests each row for less.
-		where, args = lq.where(q.Dialect(), nil)
+	// The filter written with every index of substrings names its kept
+	// count and its pages; which SQL serves it is chosen here.
+	keyWhere, keyArgs := lq.where(q.Dialect(), s.grams)
+	key := countOf(sp.table, keyWhere, keyArgs).key
+	grams := s.grams
+	if lq.usesGrams(s.grams) && !s.gramsServe(ctx, q, key, lq) {
+		grams = nil
 	}
+	where, args := lq.where(q.Dialect(), grams)
+	counted := countOf(sp.table, where, args)
+	counted.key = key
+	total, known := s.knownCount(counted)
 	dir, cmp, cmpEq := " ASC", " > ", " >= "
 	if lq.desc {
 		dir, cmp, cmpEq = " DESC", " < ", " <= "
 	}
 	pageKey := func(page int) string {
-		return sp.table + countWhere + "\x00" + fmt.Sprint(countArgs...) + "\x00" + lq.sortCol + dir + "\x00" + strconv.Itoa(lq.size) + "\x00" + strconv.Itoa(page)
+		return key + "\x00" + lq.sortCol + dir + "\x00" + strconv.Itoa(lq.size) + "\x00" + strconv.Itoa(page)
 	}
 	seekable := lq.sortCol == "created" || lq.sortCol == "updated" // never NULL, ordered alike everywhere
 	offset := (lq.page - 1) * lq.size
@@ -119,7 +121,7 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 		// this small is not kept, so every such list would count again.)
 		total = int64(len(ids))
 	default:
-		if total, err = s.count(ctx, q, sp.table, countWhere, countArgs); err != nil {
+		if total, err = s.count(ctx, q, counted); err != nil {
 			return nil, 0, false, err
 		}
 	}
