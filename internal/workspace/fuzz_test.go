@@ -65,7 +65,7 @@ var runSpecColumns = func() string {
 	for _, f := range runSpec.fields {
 		b.WriteString(f.col + " ")
 	}
-	return b.String() + ` IN LOWER LIKE ESCAPE AND OR COLLATE "C" ILIKE strpos(lower( `
+	return b.String() + ` IN LOWER LIKE ESCAPE AND OR COLLATE "C" ILIKE strpos(lower( (rowid IN (SELECT rowid FROM ` + runNameGrams + ` WHERE `
 }()
 
 // fuzzServer is one SQLite-backed server per fuzz target.
