@@ -43,10 +43,9 @@ import (
 // found through an index of substrings: beyond it, walking the index of the
 // sort finds 50 of them sooner (a page of 50 among 5 000 of a million runs
 // walks 10 000 entries, about the cost of reading 5 000 rows found by the
-// trigram index and sorting them). So when the kept count of a filter is
-// larger, its page is asked for without the index in view (listIDs), which
-// PostgreSQL also plans for less; the count itself is always asked in the
-// form the index serves.
+// trigram index and sorting them). So such a filter is asked for without
+// the index in view (gramsServe, listIDs), which PostgreSQL also plans for
+// less; its count is kept under the filter's key whichever form counted it.
 const gramsAtMost = 5000
 
 // gramsServe reports whether lq's name filters are best found through the
@@ -57,8 +56,8 @@ const gramsAtMost = 5000
 // tells soon for a rare fragment and, for one that most runs hold, sooner
 // than it would find them all. SQLite's answer is kept for gramsProbeLife:
 // a rare fragment's count is not kept (it is under the count's bound), and
-// the probe would otherwise double the work of each such list.
-// key is the filter's key in the count cache.
+// the probe would otherwise double the work of each such list. key is the
+// filter's key in the count cache.
 func (s *Store) gramsServe(ctx context.Context, q sqldb.Querier, key string, lq *listQuery) bool {
 	if n, ok := s.counts.peek(key); ok {
 		return n <= gramsAtMost
@@ -103,29 +102,24 @@ const runNameGramsSQL = `CREATE INDEX IF NOT EXISTS ` + runNameGrams + ` ON pipe
 // has, and tells the operator when PostgreSQL lacks one.
 func (s *Store) findSubstringIndexes(ctx context.Context) error {
 	s.grams = map[string]bool{}
+	var look string
 	switch s.db.Dialect() {
-	case sqldb.MySQL:
-		return nil
 	case sqldb.SQLite:
-		var n int
-		if err := s.db.QueryRow(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", runNameGrams).Scan(&n); err != nil {
-			return fmt.Errorf("look for the table of run names' trigrams: %w", err)
-		}
-		if n == 1 {
-			s.grams[runNameGrams] = true
-		}
+		look = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+	case sqldb.Postgres:
+		look = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?"
+	default:
 		return nil
 	}
 	var n int
-	err := s.db.QueryRow(ctx, "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?", runNameGrams).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("look for the index of run names: %w", err)
+	if err := s.db.QueryRow(ctx, look, runNameGrams).Scan(&n); err != nil {
+		return fmt.Errorf("look for the index of run names' trigrams: %w", err)
 	}
-	if n == 0 {
+	if n > 0 {
+		s.grams[runNameGrams] = true
+	} else if s.db.Dialect() == sqldb.Postgres {
 		s.log.Warn("PostgreSQL has no trigram index of run names: a name filter (contains, startswith, endswith) that few runs match reads every run; "+
 			"to add it, run as an owner of the database, then restart: CREATE EXTENSION pg_trgm; "+runNameGramsSQL, "index", runNameGrams)
-		return nil
 	}
-	s.grams[runNameGrams] = true
 	return nil
 }
