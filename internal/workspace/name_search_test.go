@@ -200,7 +200,7 @@ func TestRunNameGramsFollowRuns(t *testing.T) {
 			if dialect == "sqlite" {
 				undo = []string{"DROP TRIGGER runs_name_grams_insert", "DROP TRIGGER runs_name_grams_delete", "DROP TRIGGER runs_name_grams_update", "DROP TABLE runs_name_grams"}
 			}
-			for _, stmt := range append(undo, "DELETE FROM "+versionTable+" WHERE version = 6") {
+			for _, stmt := range append(undo, "DELETE FROM "+versionTable+" WHERE version >= 6") {
 				if _, err := db.Exec(ctx, stmt); err != nil {
 					t.Fatalf("%s: %v", stmt, err)
 				}
