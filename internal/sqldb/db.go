@@ -109,7 +109,17 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := sdb.PingContext(pingCtx); err != nil {
+	for {
+		err = sdb.PingContext(pingCtx)
+		// A SQLite file that several processes open at once, turning it to
+		// WAL, may answer "locked" at once rather than after the busy
+		// timeout: the connection is discarded, and another one tried.
+		if err == nil || cfg.Dialect != SQLite || !strings.Contains(err.Error(), "SQLITE_BUSY") || pingCtx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("connect to %s database: %v", cfg.Dialect, Redact(err.Error()))
 	}
