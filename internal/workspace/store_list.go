@@ -27,15 +27,13 @@ import (
 func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *listQuery, rr *rowReader) (ids []string, total int64, direct bool, err error) {
 	// The filter written with every index of substrings names its kept
 	// count and its pages; which SQL serves it is chosen here.
-	keyWhere, keyArgs := lq.where(q.Dialect(), s.grams)
-	key := countOf(sp.table, keyWhere, keyArgs).key
-	grams := s.grams
-	if lq.usesGrams(s.grams) && !s.gramsServe(ctx, q, key, lq) {
-		grams = nil
-	}
-	where, args := lq.where(q.Dialect(), grams)
+	where, args := lq.where(q.Dialect(), s.grams)
 	counted := countOf(sp.table, where, args)
-	counted.key = key
+	key := counted.key
+	if lq.usesGrams(s.grams) && !s.gramsServe(ctx, q, key, lq) {
+		counted.where, counted.args = lq.where(q.Dialect(), nil)
+	}
+	where, args = counted.where, counted.args
 	total, known := s.knownCount(counted)
 	dir, cmp, cmpEq := " ASC", " > ", " >= "
 	if lq.desc {
