@@ -2,8 +2,10 @@ package workspace
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
@@ -62,23 +64,64 @@ func deriveRunStatus(current string, steps map[string]int64, planned int) string
 func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	for _, id := range distinct(runIDs) {
-		if err := s.syncRunStatus(ctx, id); err != nil {
-			s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
+	ids := make([]string, len(runIDs))
+	for i, id := range runIDs {
+		ids[i] = strings.ToLower(id) // as ids are stored
+	}
+	ids = distinct(ids)
+	// Most step reports find their run as it should be, or ended: one small
+	// read for the whole group decides which runs have anything to do.
+	live, err := s.runsInProgress(ctx, ids)
+	if err != nil {
+		s.log.Warn("reading the status of runs whose steps were written failed", "runs", len(ids), "err", err)
+		return
+	}
+	for _, id := range ids {
+		if snapshotID, ok := live[id]; ok {
+			if err := s.syncRunStatus(ctx, id, snapshotID); err != nil {
+				s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
+			}
 		}
 	}
 }
 
-func (s *Store) syncRunStatus(ctx context.Context, runID string) error {
-	var status, snapshotID string
-	// Most step reports find their run as it should be, or ended: one
-	// small read decides whether there is anything to do.
-	if err := s.db.QueryRow(ctx, "SELECT status, snapshot_id FROM pipeline_runs WHERE id = ?", runID).Scan(&status, &snapshotID); err != nil {
-		return err
+// inProgressSQL is inProgress as SQL's list of literals.
+var inProgressSQL = "'" + strings.Join(inProgress, "', '") + "'"
+
+// runsInProgress returns the snapshot of each of the runs ids that is in
+// progress, by id, with one query per maxInArgs ids. A group's query is not
+// prepared: its length changes with the group's.
+func (s *Store) runsInProgress(ctx context.Context, ids []string) (map[string]string, error) {
+	live := map[string]string{}
+	for part := range slices.Chunk(ids, maxInArgs) {
+		q, args := "SELECT id, snapshot_id FROM pipeline_runs WHERE id IN ("+placeholders(len(part))+") AND status IN ("+inProgressSQL+")", strArgs(part)
+		var rows *sql.Rows
+		var err error
+		if len(part) == 1 {
+			rows, err = s.db.Query(ctx, q, args...)
+		} else {
+			rows, err = s.db.DB.Query(ctx, q, args...)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, snapshotID string
+			if err := rows.Scan(&id, &snapshotID); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			live[strings.ToLower(id)] = snapshotID
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	if !slices.Contains(inProgress, status) {
-		return nil
-	}
+	return live, nil
+}
+
+func (s *Store) syncRunStatus(ctx context.Context, runID, snapshotID string) error {
 	planned, err := s.plannedSteps(ctx, snapshotID)
 	if err != nil {
 		return err
@@ -87,6 +130,7 @@ func (s *Store) syncRunStatus(ctx context.Context, runID string) error {
 	if s.db.Dialect() != sqldb.SQLite { // SQLite's writers take turns anyway
 		lock = " FOR UPDATE"
 	}
+	var status string
 	return s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
 		// The run's row is locked first: syncs of one run take turns, and
 		// each counts the steps committed before it got the lock.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -130,6 +131,46 @@ func TestRunStatusStepsEndingAtOnce(t *testing.T) {
 			wg.Wait()
 			if got := must[client.Run](t)(c.GetRun(ctx, run.ID, true)); got.Body.Status != completed {
 				t.Fatalf("round %d: run %s after all its steps completed at once", round, got.Body.Status)
+			}
+		}
+	})
+}
+
+// TestRunStatusesOfAGroup: the runs of a group of steps are read together;
+// those in progress follow their steps, those that ended keep how they
+// ended, whatever the case of the ids the group names them by.
+func TestRunStatusesOfAGroup(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		srv, _, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "group")
+		snap := must[client.Snapshot](t)(c.CreateSnapshot(ctx, client.SnapshotRequest{
+			Project: "group", Pipeline: f.pipeline.ID, Stack: f.stack.ID, RunNameTemplate: "one-{date}",
+			PipelineConfiguration: json.RawMessage(`{"name":"one"}`), StepConfigurations: map[string]json.RawMessage{"only": json.RawMessage(`{"config":{}}`)},
+		}))
+		newRun := func(name, status string) client.Run {
+			return must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: name, Snapshot: snap.ID, Project: "group", Status: status}))
+		}
+		done, broke, ended, waiting := newRun("done", client.StatusRunning), newRun("broke", client.StatusRunning),
+			newRun("ended", client.StatusRunning), newRun("waiting", client.StatusInitializing)
+		completed := client.StatusCompleted
+		must[client.Run](t)(c.UpdateRun(ctx, ended.ID, client.RunUpdate{Status: &completed}))
+		var jobs []*stepJob
+		for _, s := range []struct {
+			run    client.Run
+			status string
+		}{{done, client.StatusCompleted}, {broke, client.StatusFailed}, {ended, client.StatusFailed}} {
+			jobs = append(jobs, &stepJob{ctx: ctx, userID: s.run.Body.UserID, projectID: s.run.Body.ProjectID,
+				req: client.StepRequest{Name: "only", PipelineRunID: s.run.ID, Status: s.status}})
+		}
+		if err := srv.store.writeSteps(ctx, jobs); err != nil {
+			t.Fatal(err)
+		}
+		srv.store.syncRunStatuses(ctx, strings.ToUpper(done.ID), broke.ID, ended.ID, waiting.ID, broke.ID)
+		for run, want := range map[client.Run]string{done: client.StatusCompleted, broke: client.StatusFailed,
+			ended: client.StatusCompleted, waiting: client.StatusRunning} {
+			if got := must[client.Run](t)(c.GetRun(ctx, run.ID, false)); got.Body.Status != want {
+				t.Errorf("run %s: %s, want %s", run.Name, got.Body.Status, want)
 			}
 		}
 	})
