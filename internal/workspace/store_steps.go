@@ -145,10 +145,11 @@ func (s *Store) CreateStep(ctx context.Context, userID, projectID string, r clie
 // createStep creates one step on its own.
 func (s *Store) createStep(ctx context.Context, userID, projectID string, r client.StepRequest) (client.Step, error) {
 	j := &stepJob{ctx: ctx, userID: userID, projectID: projectID, req: r}
-	if err := s.writeSteps(ctx, []*stepJob{j}); err != nil {
+	live, err := s.writeSteps(ctx, []*stepJob{j})
+	if err != nil {
 		return client.Step{}, err
 	}
-	s.syncRunStatuses(ctx, r.PipelineRunID)
+	s.syncRunStatuses(ctx, live, r.PipelineRunID)
 	return j.st, nil
 }
 
@@ -187,7 +188,7 @@ func (s *Store) UpdateStep(ctx context.Context, id string, u client.StepUpdate) 
 		return client.Step{}, err
 	}
 	if u.Status != nil {
-		s.syncRunStatuses(ctx, runID)
+		s.syncRunStatuses(ctx, nil, runID)
 	}
 	return s.Step(ctx, id, true)
 }
