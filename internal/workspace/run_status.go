@@ -60,10 +60,8 @@ func deriveRunStatus(current string, steps map[string]int64, planned int) string
 // syncRunStatuses sets the status of each of the runs from its steps (see
 // above). The steps are written by then, so it goes on if the request that
 // wrote them is gone: the run of a last step would otherwise stay running.
-// A failure is logged, and the next step written tries again. live is what
-// runsInProgress would answer for the runs, when the statement that wrote
-// the steps read it; nil when it did not.
-func (s *Store) syncRunStatuses(ctx context.Context, live map[string]string, runIDs ...string) {
+// A failure is logged, and the next step written tries again.
+func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	ids := make([]string, len(runIDs))
@@ -73,12 +71,10 @@ func (s *Store) syncRunStatuses(ctx context.Context, live map[string]string, run
 	ids = distinct(ids)
 	// Most step reports find their run as it should be, or ended: one small
 	// read for the whole group decides which runs have anything to do.
-	if live == nil {
-		var err error
-		if live, err = s.runsInProgress(ctx, ids); err != nil {
-			s.log.Warn("reading the status of runs whose steps were written failed", "runs", len(ids), "err", err)
-			return
-		}
+	live, err := s.runsInProgress(ctx, ids)
+	if err != nil {
+		s.log.Warn("reading the status of runs whose steps were written failed", "runs", len(ids), "err", err)
+		return
 	}
 	for _, id := range ids {
 		if snapshotID, ok := live[id]; ok {
@@ -92,17 +88,13 @@ func (s *Store) syncRunStatuses(ctx context.Context, live map[string]string, run
 // inProgressSQL is inProgress as SQL's list of literals.
 var inProgressSQL = "'" + strings.Join(inProgress, "', '") + "'"
 
-// selectLiveRuns begins the query of runsInProgress, before the list of
-// ids it is to look at.
-var selectLiveRuns = "SELECT id, snapshot_id FROM pipeline_runs WHERE status IN (" + inProgressSQL + ") AND id IN "
-
 // runsInProgress returns the snapshot of each of the runs ids that is in
 // progress, by id, with one query per maxInArgs ids. A group's query is not
 // prepared: its length changes with the group's.
 func (s *Store) runsInProgress(ctx context.Context, ids []string) (map[string]string, error) {
 	live := map[string]string{}
 	for part := range slices.Chunk(ids, maxInArgs) {
-		q, args := selectLiveRuns+"("+placeholders(len(part))+")", strArgs(part)
+		q, args := "SELECT id, snapshot_id FROM pipeline_runs WHERE id IN ("+placeholders(len(part))+") AND status IN ("+inProgressSQL+")", strArgs(part)
 		var rows *sql.Rows
 		var err error
 		if len(part) == 1 {
@@ -110,28 +102,23 @@ func (s *Store) runsInProgress(ctx context.Context, ids []string) (map[string]st
 		} else {
 			rows, err = s.db.DB.Query(ctx, q, args...)
 		}
-		if err := scanLiveRuns(rows, err, live); err != nil {
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, snapshotID string
+			if err := rows.Scan(&id, &snapshotID); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			live[strings.ToLower(id)] = snapshotID
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
 	return live, nil
-}
-
-// scanLiveRuns adds the rows of a query of selectLiveRuns, or of a query
-// that failed with err, to live, and closes them.
-func scanLiveRuns(rows *sql.Rows, err error, live map[string]string) error {
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, snapshotID string
-		if err := rows.Scan(&id, &snapshotID); err != nil {
-			return err
-		}
-		live[strings.ToLower(id)] = snapshotID
-	}
-	return rows.Err()
 }
 
 func (s *Store) syncRunStatus(ctx context.Context, runID, snapshotID string) error {

@@ -170,7 +170,7 @@ func TestWriteStepsInGroups(t *testing.T) {
 				client.StepRequest{Name: "p2", Status: "running", ParentStepIDs: []string{parent.ID}}),
 		}
 		for _, g := range groups {
-			if _, err := srv.store.writeSteps(ctx, g); err != nil {
+			if err := srv.store.writeSteps(ctx, g); err != nil {
 				t.Fatalf("group of %d: %v", len(g), err)
 			}
 			for _, j := range g {
@@ -201,7 +201,7 @@ func TestWriteStepsInGroups(t *testing.T) {
 				client.StepRequest{Name: "new2", Status: "running", Inputs: map[string][]string{"x": {newID()}}}), // no such input
 			group(client.StepRequest{Name: "new", Status: "running"}, client.StepRequest{Name: "new", Status: "running"}), // one name twice
 		} {
-			if _, err := srv.store.writeSteps(ctx, bad); err == nil {
+			if err := srv.store.writeSteps(ctx, bad); err == nil {
 				t.Fatalf("a bad group of %s and %s was written", bad[0].req.Name, bad[1].req.Name)
 			}
 		}

@@ -97,7 +97,7 @@ func (g *stepGroup) write(group []*stepJob) {
 			live = append(live, j)
 		}
 	}
-	running, err := s.writeSteps(ctx, live)
+	err := s.writeSteps(ctx, live)
 	if err != nil {
 		for _, j := range live {
 			j.st, j.err = s.createStep(j.ctx, j.userID, j.projectID, j.req)
@@ -108,5 +108,5 @@ func (g *stepGroup) write(group []*stepJob) {
 	for i, j := range live {
 		runs[i] = j.req.PipelineRunID
 	}
-	s.syncRunStatuses(ctx, running, runs...)
+	s.syncRunStatuses(ctx, runs...)
 }

@@ -91,30 +91,19 @@ func (b *stepBatch) oneStatement() bool {
 // database about what one step does in statements and round trips; a group
 // that is one statement runs outside a transaction where that saves two
 // round trips (not on SQLite, whose writes take the pool's write lock in a
-// transaction), and on PostgreSQL the same statement reads which of the
-// steps' runs are in progress (runsInProgress's answer, returned; nil where
-// it was not read). The runs' existence is checked by the foreign key. Any
-// error fails the whole group; a group then creates each step alone to
-// learn whose it was.
-func (s *Store) writeSteps(ctx context.Context, jobs []*stepJob) (map[string]string, error) {
+// transaction). The runs' existence is checked by the foreign key. Any error
+// fails the whole group; a group then creates each step alone to learn
+// whose it was.
+func (s *Store) writeSteps(ctx context.Context, jobs []*stepJob) error {
 	if len(jobs) == 0 {
-		return nil, nil
+		return nil
 	}
 	b := s.newStepBatch(jobs)
-	switch d := s.db.Dialect(); {
-	case d == sqldb.Postgres && b.oneStatement():
-		live := map[string]string{}
-		rows, err := s.db.Query(ctx, "WITH written AS ("+insertSteps+rowMarks(stepWidth, len(jobs))+
-			" RETURNING pipeline_run_id) "+selectLiveRuns+"(SELECT pipeline_run_id FROM written)", b.rows...)
-		if err := b.stepsErr(scanLiveRuns(rows, err, live)); err != nil {
-			return nil, err
-		}
-		return live, nil
-	case d != sqldb.SQLite && b.oneStatement():
+	if s.db.Dialect() != sqldb.SQLite && b.oneStatement() {
 		_, err := s.db.Exec(ctx, insertSteps+rowMarks(stepWidth, len(jobs)), b.rows...)
-		return nil, b.stepsErr(err)
+		return b.stepsErr(err)
 	}
-	return nil, s.db.inTx(ctx, func(tx *storeTx) error { return s.writeBatch(ctx, tx, b) })
+	return s.db.inTx(ctx, func(tx *storeTx) error { return s.writeBatch(ctx, tx, b) })
 }
 
 // stepsErr is the error of writing the batch's step rows.

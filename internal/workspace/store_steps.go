@@ -145,11 +145,10 @@ func (s *Store) CreateStep(ctx context.Context, userID, projectID string, r clie
 // createStep creates one step on its own.
 func (s *Store) createStep(ctx context.Context, userID, projectID string, r client.StepRequest) (client.Step, error) {
 	j := &stepJob{ctx: ctx, userID: userID, projectID: projectID, req: r}
-	live, err := s.writeSteps(ctx, []*stepJob{j})
-	if err != nil {
+	if err := s.writeSteps(ctx, []*stepJob{j}); err != nil {
 		return client.Step{}, err
 	}
-	s.syncRunStatuses(ctx, live, r.PipelineRunID)
+	s.syncRunStatuses(ctx, r.PipelineRunID)
 	return j.st, nil
 }
 
@@ -188,7 +187,7 @@ func (s *Store) UpdateStep(ctx context.Context, id string, u client.StepUpdate) 
 		return client.Step{}, err
 	}
 	if u.Status != nil {
-		s.syncRunStatuses(ctx, nil, runID)
+		s.syncRunStatuses(ctx, runID)
 	}
 	return s.Step(ctx, id, true)
 }
