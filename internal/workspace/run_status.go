@@ -61,6 +61,15 @@ func deriveRunStatus(current string, steps map[string]int64, planned int) string
 // above). The steps are written by then, so it goes on if the request that
 // wrote them is gone: the run of a last step would otherwise stay running.
 // A failure is logged, and the next step written tries again.
+//
+// One query reads the runs in progress among them, each with its steps
+// counted by status; a run whose status that count leaves as it is costs
+// nothing more. Only a run whose status changes is locked and counted again
+// (syncRunStatus). Skipping without the lock loses no change: each count
+// runs after its own steps were committed and sees every step committed
+// before it, so the count made after the last of a run's steps were
+// committed sees them all, and whatever it leaves unchanged is what a
+// locked count would have left.
 func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
@@ -69,49 +78,63 @@ func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
 		ids[i] = strings.ToLower(id) // as ids are stored
 	}
 	ids = distinct(ids)
-	// Most step reports find their run as it should be, or ended: one small
-	// read for the whole group decides which runs have anything to do.
-	live, err := s.runsInProgress(ctx, ids)
+	live, err := s.liveRunSteps(ctx, ids)
 	if err != nil {
-		s.log.Warn("reading the status of runs whose steps were written failed", "runs", len(ids), "err", err)
+		s.log.Warn("reading the runs whose steps were written failed", "runs", len(ids), "err", err)
 		return
 	}
 	for _, id := range ids {
-		if snapshotID, ok := live[id]; ok {
-			if err := s.syncRunStatus(ctx, id, snapshotID); err != nil {
-				s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
-			}
+		r, ok := live[id]
+		if !ok {
+			continue
+		}
+		planned, err := s.plannedSteps(ctx, r.snapshotID)
+		if err == nil && deriveRunStatus(r.status, r.steps, planned) != r.status {
+			err = s.syncRunStatus(ctx, id, planned)
+		}
+		if err != nil {
+			s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
 		}
 	}
+}
+
+// runSteps is a run in progress as deriveRunStatus reads it.
+type runSteps struct {
+	status, snapshotID string
+	steps              map[string]int64 // step status → number of steps
 }
 
 // inProgressSQL is inProgress as SQL's list of literals.
 var inProgressSQL = "'" + strings.Join(inProgress, "', '") + "'"
 
-// runsInProgress returns the snapshot of each of the runs ids that is in
-// progress, by id, with one query per maxInArgs ids. A group's query is not
-// prepared: its length changes with the group's.
-func (s *Store) runsInProgress(ctx context.Context, ids []string) (map[string]string, error) {
-	live := map[string]string{}
-	for part := range slices.Chunk(ids, maxInArgs) {
-		q, args := "SELECT id, snapshot_id FROM pipeline_runs WHERE id IN ("+placeholders(len(part))+") AND status IN ("+inProgressSQL+")", strArgs(part)
-		var rows *sql.Rows
-		var err error
-		if len(part) == 1 {
-			rows, err = s.db.Query(ctx, q, args...)
-		} else {
-			rows, err = s.db.DB.Query(ctx, q, args...)
-		}
+// liveRunSteps reads those of the runs ids that are in progress, by id,
+// with their steps counted by status, in one statement per 256 runs (one
+// snapshot of the database each).
+func (s *Store) liveRunSteps(ctx context.Context, ids []string) (map[string]*runSteps, error) {
+	live := map[string]*runSteps{}
+	for part := range slices.Chunk(ids, 256) {
+		rows, err := s.db.Query(ctx, "SELECT r.id, r.status, r.snapshot_id, st.status, COUNT(st.id) FROM pipeline_runs r "+
+			"LEFT JOIN step_runs st ON st.pipeline_run_id = r.id WHERE r.id IN ("+idMarks(part)+") AND r.status IN ("+inProgressSQL+") "+
+			"GROUP BY r.id, r.status, r.snapshot_id, st.status", idArgs(part)...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var id, snapshotID string
-			if err := rows.Scan(&id, &snapshotID); err != nil {
+			var id, status, snapshotID string
+			var stepStatus sql.NullString
+			var n int64
+			if err := rows.Scan(&id, &status, &snapshotID, &stepStatus, &n); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			live[strings.ToLower(id)] = snapshotID
+			r := live[strings.ToLower(id)]
+			if r == nil {
+				r = &runSteps{status: status, snapshotID: snapshotID, steps: map[string]int64{}}
+				live[strings.ToLower(id)] = r
+			}
+			if stepStatus.Valid {
+				r.steps[stepStatus.String] = n
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -121,11 +144,9 @@ func (s *Store) runsInProgress(ctx context.Context, ids []string) (map[string]st
 	return live, nil
 }
 
-func (s *Store) syncRunStatus(ctx context.Context, runID, snapshotID string) error {
-	planned, err := s.plannedSteps(ctx, snapshotID)
-	if err != nil {
-		return err
-	}
+// syncRunStatus sets the status of run runID, of a snapshot of planned
+// steps, from its steps, its row locked.
+func (s *Store) syncRunStatus(ctx context.Context, runID string, planned int) error {
 	lock := ""
 	if s.db.Dialect() != sqldb.SQLite { // SQLite's writers take turns anyway
 		lock = " FOR UPDATE"

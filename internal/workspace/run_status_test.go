@@ -132,6 +132,19 @@ func TestRunStatusStepsEndingAtOnce(t *testing.T) {
 			if got := must[client.Run](t)(c.GetRun(ctx, run.ID, true)); got.Body.Status != completed {
 				t.Fatalf("round %d: run %s after all its steps completed at once", round, got.Body.Status)
 			}
+			// The same, the steps created completed at once.
+			run = must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: fmt.Sprintf("wide-%d-at-once", round), Snapshot: snap.ID, Project: "race", Status: client.StatusRunning}))
+			for i := range n {
+				wg.Go(func() {
+					if _, err := c.CreateStep(ctx, client.StepRequest{Name: fmt.Sprintf("s%d", i), PipelineRunID: run.ID, Status: completed}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if got := must[client.Run](t)(c.GetRun(ctx, run.ID, true)); got.Body.Status != completed {
+				t.Fatalf("round %d: run %s after all its steps were created completed at once", round, got.Body.Status)
+			}
 		}
 	})
 }
