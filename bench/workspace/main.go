@@ -151,7 +151,10 @@ func run(o options) {
 		r.coldMax, r.errs = cold.max, r.errs+cold.errs
 		rows = append(rows, r)
 	}
-	rows = append(rows, drive("enclave: create step", hc, tok.AccessToken, o.conc, o.reqs, o.limit, sc.createStep))
+	rows = append(rows, drive("enclave: create step, runs that ended", hc, tok.AccessToken, o.conc, o.reqs, o.limit, sc.createStep))
+	ws.SetToken(tok.AccessToken)
+	live := liveRuns(ctx, ws, fx, (o.reqs+stepsPerLiveRun-1)/stepsPerLiveRun, o.conc)
+	rows = append(rows, drive("enclave: create step, runs in progress", hc, tok.AccessToken, o.conc, o.reqs, o.limit, stepsOfLiveRuns(srv.url(), live)))
 	loadPeak := peak.end()
 	time.Sleep(3 * time.Second)
 	restEnd := rssKiB(srv.pid())

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/enclave-mlops/enclave/client"
 )
 
 // scenarioSet builds the requests of each scenario from what the fill wrote.
@@ -96,4 +103,53 @@ func scenarios(base string, fx *fixture, runs int) scenarioSet {
 		})},
 	}
 	return s
+}
+
+// stepsPerLiveRun is how many steps the snapshot of the runs in progress
+// plans, and how many each gets.
+const stepsPerLiveRun = 10
+
+// liveRuns makes a snapshot of stepsPerLiveRun steps and n runs of it in
+// progress, through the API, as an orchestrator starts its runs: the runs
+// the "runs in progress" step scenario writes to, newest of the store, each
+// counted and, at its last step, ended by the server.
+func liveRuns(ctx context.Context, ws *client.Workspace, fx *fixture, n, conc int) []string {
+	steps := map[string]json.RawMessage{}
+	for k := range stepsPerLiveRun {
+		steps[fmt.Sprintf("s%d", k)] = json.RawMessage(`{"config":{}}`)
+	}
+	p := fx.pipelines[0]
+	snap, err := ws.CreateSnapshot(ctx, client.SnapshotRequest{Project: "default", Pipeline: p.id, Stack: fx.stackID,
+		RunNameTemplate: p.name + "-live-{date}", PipelineConfiguration: json.RawMessage(`{"name":"` + p.name + `"}`),
+		StepConfigurations: steps})
+	check(err)
+	ids := make([]string, n)
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				run, err := ws.CreateRun(ctx, client.RunRequest{Name: fmt.Sprintf("live-%s-%d", nonce, i), Snapshot: snap.ID,
+					Project: "default", Status: "running"})
+				check(err)
+				ids[i] = run.ID
+			}
+		})
+	}
+	wg.Wait()
+	return ids
+}
+
+// stepsOfLiveRuns writes steps s0 to s9 of each of runs in turn, completed,
+// with cache keys as the SDK makes them (hashes, spread over the index).
+func stepsOfLiveRuns(base string, runs []string) request {
+	return func(i int) (string, string, []byte) {
+		sum := sha256.Sum256([]byte(base + strconv.Itoa(i)))
+		body, _ := json.Marshal(map[string]any{"name": fmt.Sprintf("s%d", i%stepsPerLiveRun),
+			"pipeline_run_id": runs[(i/stepsPerLiveRun)%len(runs)], "status": "completed",
+			"cache_key": hex.EncodeToString(sum[:]), "code_hash": "abc123",
+			"config": map[string]any{"enable_cache": true}, "spec": map[string]any{}})
+		return "POST", base + "/api/v1/steps", body
+	}
 }
