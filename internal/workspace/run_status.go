@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -62,14 +63,15 @@ func deriveRunStatus(current string, steps map[string]int64, planned int) string
 // wrote them is gone: the run of a last step would otherwise stay running.
 // A failure is logged, and the next step written tries again.
 //
-// One query reads the runs in progress among them, each with its steps
-// counted by status; a run whose status that count leaves as it is costs
-// nothing more. Only a run whose status changes is locked and counted again
-// (syncRunStatus). Skipping without the lock loses no change: each count
-// runs after its own steps were committed and sees every step committed
-// before it, so the count made after the last of a run's steps were
-// committed sees them all, and whatever it leaves unchanged is what a
-// locked count would have left.
+// One query reads the runs in progress among them, each with its status
+// and its steps counted by status, as of one moment; a run whose status
+// that count leaves as it is costs nothing more. A run whose status
+// changes is updated only if its status is still the one counted from
+// (setRunStatus); if another writer changed it meanwhile, the run is read
+// and counted again. No lock is needed: each count runs after its own
+// steps were committed and sees every step committed before it, so the
+// count made after the last of a run's steps were committed sees them all,
+// and a status is never set from a count older than the status it replaces.
 func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
@@ -84,18 +86,66 @@ func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
 		return
 	}
 	for _, id := range ids {
-		r, ok := live[id]
-		if !ok {
-			continue
-		}
-		planned, err := s.plannedSteps(ctx, r.snapshotID)
-		if err == nil && deriveRunStatus(r.status, r.steps, planned) != r.status {
-			err = s.syncRunStatus(ctx, id, planned)
-		}
-		if err != nil {
-			s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
+		if r, ok := live[id]; ok {
+			if err := s.syncRunStatus(ctx, id, r); err != nil {
+				s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
+			}
 		}
 	}
+}
+
+// syncRunStatus sets the status of run id, read as r, from its steps,
+// reading it again each time another writer changed its status first.
+func (s *Store) syncRunStatus(ctx context.Context, id string, r *runSteps) error {
+	for range maxStatusTries {
+		planned, err := s.plannedSteps(ctx, r.snapshotID)
+		if err != nil {
+			return err
+		}
+		next := deriveRunStatus(r.status, r.steps, planned)
+		if next == r.status {
+			return nil
+		}
+		set, err := s.setRunStatus(ctx, id, r.status, next)
+		if err != nil || set {
+			return err
+		}
+		live, err := s.liveRunSteps(ctx, []string{id})
+		if err != nil {
+			return err
+		}
+		if r = live[id]; r == nil {
+			return nil // it ended meanwhile
+		}
+	}
+	return fmt.Errorf("its status changed under %d counts in a row", maxStatusTries)
+}
+
+// maxStatusTries bounds the counts of a run whose status other writers keep
+// changing: a run changes status a few times in its life.
+const maxStatusTries = 8
+
+// setRunStatus sets the status of run id to next if it is still from, and
+// reports whether it was.
+func (s *Store) setRunStatus(ctx context.Context, id, from, next string) (bool, error) {
+	var set bool
+	err := s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+		now := s.now()
+		cols, args := "status = ?, start_time = COALESCE(start_time, ?)", []any{next, now}
+		if slices.Contains(finished, next) {
+			cols, args = cols+", end_time = COALESCE(end_time, ?)", append(args, now)
+		}
+		res, err := tx.Exec(ctx, "UPDATE pipeline_runs SET "+cols+", updated = ? WHERE id = ? AND status = ?", append(args, now, id, from)...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if set = n == 1; set {
+			changed(id)
+		}
+		return err
+	})
+	return set, err
 }
 
 // runSteps is a run in progress as deriveRunStatus reads it.
@@ -142,42 +192,6 @@ func (s *Store) liveRunSteps(ctx context.Context, ids []string) (map[string]*run
 		}
 	}
 	return live, nil
-}
-
-// syncRunStatus sets the status of run runID, of a snapshot of planned
-// steps, from its steps, its row locked.
-func (s *Store) syncRunStatus(ctx context.Context, runID string, planned int) error {
-	lock := ""
-	if s.db.Dialect() != sqldb.SQLite { // SQLite's writers take turns anyway
-		lock = " FOR UPDATE"
-	}
-	var status string
-	return s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
-		// The run's row is locked first: syncs of one run take turns, and
-		// each counts the steps committed before it got the lock.
-		if err := tx.QueryRow(ctx, "SELECT status FROM pipeline_runs WHERE id = ?"+lock, runID).Scan(&status); err != nil {
-			return err
-		}
-		if !slices.Contains(inProgress, status) {
-			return nil
-		}
-		steps, err := countsBy(ctx, tx, "SELECT status, COUNT(*) FROM step_runs WHERE pipeline_run_id = ? GROUP BY status", runID)
-		if err != nil {
-			return err
-		}
-		next := deriveRunStatus(status, steps, planned)
-		if next == status {
-			return nil
-		}
-		changed(runID)
-		now := s.now()
-		set, args := "status = ?, start_time = COALESCE(start_time, ?)", []any{next, now}
-		if slices.Contains(finished, next) {
-			set, args = set+", end_time = COALESCE(end_time, ?)", append(args, now)
-		}
-		_, err = tx.Exec(ctx, "UPDATE pipeline_runs SET "+set+", updated = ? WHERE id = ?", append(args, now, runID)...)
-		return err
-	})
 }
 
 // plannedSteps returns how many steps a snapshot configures. A snapshot's

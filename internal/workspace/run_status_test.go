@@ -188,3 +188,38 @@ func TestRunStatusesOfAGroup(t *testing.T) {
 		}
 	})
 }
+
+// TestRunStatusSetFromAStaleCount: a status another writer set between a
+// run's count and its update is not overwritten from the older count; the
+// run is counted again from the status it has now.
+func TestRunStatusSetFromAStaleCount(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		srv, _, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "stale")
+		snap := must[client.Snapshot](t)(c.CreateSnapshot(ctx, client.SnapshotRequest{
+			Project: "stale", Pipeline: f.pipeline.ID, Stack: f.stack.ID, RunNameTemplate: "one-{date}",
+			PipelineConfiguration: json.RawMessage(`{"name":"one"}`), StepConfigurations: map[string]json.RawMessage{"only": json.RawMessage(`{"config":{}}`)},
+		}))
+		run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: snap.ID, Project: "stale", Status: client.StatusRunning}))
+		if err := srv.store.writeSteps(ctx, []*stepJob{{ctx: ctx, userID: run.Body.UserID, projectID: run.Body.ProjectID,
+			req: client.StepRequest{Name: "only", PipelineRunID: run.ID, Status: client.StatusCompleted}}}); err != nil {
+			t.Fatal(err)
+		}
+		live, err := srv.store.liveRunSteps(ctx, []string{run.ID})
+		if err != nil || live[run.ID] == nil || live[run.ID].status != client.StatusRunning {
+			t.Fatalf("count before the stop: %v, %v", live, err)
+		}
+		// Counted as running with its one step completed, the run would
+		// complete; a graceful stop comes first.
+		if err := c.StopRun(ctx, run.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.store.syncRunStatus(ctx, run.ID, live[run.ID]); err != nil {
+			t.Fatal(err)
+		}
+		if got := must[client.Run](t)(c.GetRun(ctx, run.ID, false)); got.Body.Status != client.StatusStopped {
+			t.Fatalf("run %s, want stopped: stopping with no step in progress", got.Body.Status)
+		}
+	})
+}
