@@ -108,6 +108,21 @@ func testStepGroupKeepsTheOthers(t *testing.T, url string) {
 	}
 }
 
+// A run's project and owner are kept from its creation, so that the steps
+// an orchestrator writes next are authorized without reading the run.
+func TestRunOwnerKeptFromCreation(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		srv, _, c := testServer(t, testConfig(t, url))
+		f := newFixture(t, c, "kept")
+		run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "kept", Status: "running"}))
+		o, ok := srv.store.owners.get(run.ID)
+		if want := (runOwnerOf{projectID: run.Body.ProjectID, userID: run.Body.UserID}); !ok || o != want {
+			t.Fatalf("owner kept at creation: %+v, %v; want %+v", o, ok, want)
+		}
+	})
+}
+
 // A run's project and owner are kept in memory once read. A run deleted
 // behind the server's back (as by another replica) must still refuse new
 // steps with a 404, through its foreign key, and leave nothing written.

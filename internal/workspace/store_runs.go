@@ -290,6 +290,8 @@ func (s *Store) CreateRun(ctx context.Context, userID, projectID string, r clien
 	if err != nil {
 		return client.Run{}, err
 	}
+	// Its steps, written next, are authorized by its project and owner.
+	s.owners.put(strings.ToLower(id), runOwnerOf{projectID: projectID, userID: userID})
 	return s.Run(ctx, id, true)
 }
 
