@@ -159,7 +159,13 @@ type inserter struct {
 
 func newInserter(w *writer, table, cols string, n int) *inserter {
 	return &inserter{w: w, head: "INSERT INTO " + table + " (" + cols + ") VALUES ",
-		row: "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")", cols: n}
+		row: "(" + joinCopies("?", n) + ")", cols: n}
+}
+
+// joinCopies is n copies of s separated by commas: a list of placeholders
+// or of rows.
+func joinCopies(s string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(s+", ", n), ", ")
 }
 
 func (in *inserter) add(ctx context.Context, vals ...any) {
@@ -180,7 +186,7 @@ func (in *inserter) flush(ctx context.Context) {
 	if in.first != nil {
 		in.first.flush(ctx)
 	}
-	in.w.exec(ctx, in.head+strings.TrimSuffix(strings.Repeat(in.row+", ", in.n), ", "), in.args)
+	in.w.exec(ctx, in.head+joinCopies(in.row, in.n), in.args)
 	in.args, in.n = in.args[:0], 0
 }
 

@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
@@ -187,7 +186,7 @@ func forgetWrites(ctx context.Context, storeURL string, fx *fixture, live []stri
 			for i, id := range part {
 				args[i] = id
 			}
-			_, err := db.Exec(ctx, del.stmt+"("+strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+")", args...)
+			_, err := db.Exec(ctx, del.stmt+"("+joinCopies("?", len(part))+")", args...)
 			check(err)
 		}
 	}

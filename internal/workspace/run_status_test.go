@@ -105,14 +105,11 @@ func TestRunStatusStepsEndingAtOnce(t *testing.T) {
 		_, _, c := testServer(t, testConfig(t, url))
 		f := newFixture(t, c, "race")
 		const n = 8
-		configs := map[string]json.RawMessage{}
+		var names []string
 		for i := range n {
-			configs[fmt.Sprintf("s%d", i)] = json.RawMessage(`{"config":{}}`)
+			names = append(names, fmt.Sprintf("s%d", i))
 		}
-		snap := must[client.Snapshot](t)(c.CreateSnapshot(ctx, client.SnapshotRequest{
-			Project: "race", Pipeline: f.pipeline.ID, Stack: f.stack.ID, RunNameTemplate: "wide-{date}",
-			PipelineConfiguration: json.RawMessage(`{"name":"wide"}`), StepConfigurations: configs,
-		}))
+		snap := snapshotOfSteps(t, c, f, "race", names...)
 		for round := range 5 {
 			run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: fmt.Sprintf("wide-%d", round), Snapshot: snap.ID, Project: "race", Status: client.StatusRunning}))
 			var ids []string
@@ -157,10 +154,7 @@ func TestRunStatusesOfAGroup(t *testing.T) {
 		ctx := context.Background()
 		srv, _, c := testServer(t, testConfig(t, url))
 		f := newFixture(t, c, "group")
-		snap := must[client.Snapshot](t)(c.CreateSnapshot(ctx, client.SnapshotRequest{
-			Project: "group", Pipeline: f.pipeline.ID, Stack: f.stack.ID, RunNameTemplate: "one-{date}",
-			PipelineConfiguration: json.RawMessage(`{"name":"one"}`), StepConfigurations: map[string]json.RawMessage{"only": json.RawMessage(`{"config":{}}`)},
-		}))
+		snap := snapshotOfSteps(t, c, f, "group", "only")
 		newRun := func(name, status string) client.Run {
 			return must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: name, Snapshot: snap.ID, Project: "group", Status: status}))
 		}
@@ -197,10 +191,7 @@ func TestRunStatusSetFromAStaleCount(t *testing.T) {
 		ctx := context.Background()
 		srv, _, c := testServer(t, testConfig(t, url))
 		f := newFixture(t, c, "stale")
-		snap := must[client.Snapshot](t)(c.CreateSnapshot(ctx, client.SnapshotRequest{
-			Project: "stale", Pipeline: f.pipeline.ID, Stack: f.stack.ID, RunNameTemplate: "one-{date}",
-			PipelineConfiguration: json.RawMessage(`{"name":"one"}`), StepConfigurations: map[string]json.RawMessage{"only": json.RawMessage(`{"config":{}}`)},
-		}))
+		snap := snapshotOfSteps(t, c, f, "stale", "only")
 		run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: snap.ID, Project: "stale", Status: client.StatusRunning}))
 		if err := srv.store.writeSteps(ctx, []*stepJob{{ctx: ctx, userID: run.Body.UserID, projectID: run.Body.ProjectID,
 			req: client.StepRequest{Name: "only", PipelineRunID: run.ID, Status: client.StatusCompleted}}}); err != nil {
@@ -222,4 +213,18 @@ func TestRunStatusSetFromAStaleCount(t *testing.T) {
 			t.Fatalf("run %s, want stopped: stopping with no step in progress", got.Body.Status)
 		}
 	})
+}
+
+// snapshotOfSteps creates a snapshot of f's pipeline in project that plans
+// the steps named.
+func snapshotOfSteps(t *testing.T, c *client.Workspace, f fixture, project string, steps ...string) client.Snapshot {
+	t.Helper()
+	configs := map[string]json.RawMessage{}
+	for _, name := range steps {
+		configs[name] = json.RawMessage(`{"config":{}}`)
+	}
+	return must[client.Snapshot](t)(c.CreateSnapshot(context.Background(), client.SnapshotRequest{
+		Project: project, Pipeline: f.pipeline.ID, Stack: f.stack.ID, RunNameTemplate: project + "-{date}",
+		PipelineConfiguration: json.RawMessage(`{"name":"` + project + `"}`), StepConfigurations: configs,
+	}))
 }
