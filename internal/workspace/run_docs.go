@@ -189,14 +189,20 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sqldb.Tx, changed func(id
 		if err := fn(tx, changed); err != nil {
 			return err
 		}
-		now := time.Now().UnixMicro()
-		for _, id := range ids {
-			if _, err := tx.Exec(ctx, "INSERT INTO doc_changes (id, resource_id, changed) VALUES (?, ?, ?)", newID(), id, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		return recordChanges(ctx, tx, ids)
 	})
+}
+
+// recordChanges adds the runs ids to the change feed, within the
+// transaction q that changed them.
+func recordChanges(ctx context.Context, q sqldb.Querier, ids []string) error {
+	now := time.Now().UnixMicro()
+	for _, id := range ids {
+		if _, err := q.Exec(ctx, "INSERT INTO doc_changes (id, resource_id, changed) VALUES (?, ?, ?)", newID(), id, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // watchRunChanges reads the change feed every changePoll until ctx ends,

@@ -65,87 +65,133 @@ func deriveRunStatus(current string, steps map[string]int64, planned int) string
 //
 // One query reads the runs in progress among them, each with its status
 // and its steps counted by status, as of one moment; a run whose status
-// that count leaves as it is costs nothing more. A run whose status
-// changes is updated only if its status is still the one counted from
-// (setRunStatus); if another writer changed it meanwhile, the run is read
-// and counted again. No lock is needed: each count runs after its own
-// steps were committed and sees every step committed before it, so the
-// count made after the last of a run's steps were committed sees them all,
-// and a status is never set from a count older than the status it replaces.
+// that count leaves as it is costs nothing more. The runs whose status
+// changes are updated in one transaction, each only if its status is still
+// the one counted from (setRunStatuses); those another writer changed
+// meanwhile are read and counted again. No lock is needed: each count runs
+// after its own steps were committed and sees every step committed before
+// it, so the count made after the last of a run's steps were committed sees
+// them all, and a status is never set from a count older than the status
+// it replaces.
 func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	ids := make([]string, len(runIDs))
-	for i, id := range runIDs {
-		ids[i] = strings.ToLower(id) // as ids are stored
+	ids := storedIDs(runIDs)
+	live, err := s.liveRunSteps(ctx, s.db, ids)
+	if err == nil {
+		err = s.syncLiveRuns(ctx, live)
 	}
-	ids = distinct(ids)
-	live, err := s.liveRunSteps(ctx, ids)
 	if err != nil {
-		s.log.Warn("reading the runs whose steps were written failed", "runs", len(ids), "err", err)
-		return
-	}
-	for _, id := range ids {
-		if r, ok := live[id]; ok {
-			if err := s.syncRunStatus(ctx, id, r); err != nil {
-				s.log.Warn("setting a run's status from its steps failed", "run", id, "err", err)
-			}
-		}
+		s.log.Warn("setting the status of runs from their steps failed", "runs", len(ids), "err", err)
 	}
 }
 
-// syncRunStatus sets the status of run id, read as r, from its steps,
-// reading it again each time another writer changed its status first.
-func (s *Store) syncRunStatus(ctx context.Context, id string, r *runSteps) error {
+// syncLiveRuns sets the status of the runs in live, as they were read,
+// from their steps, reading again those whose status another writer
+// changed first.
+func (s *Store) syncLiveRuns(ctx context.Context, live map[string]*runSteps) error {
 	for range maxStatusTries {
-		planned, err := s.plannedSteps(ctx, r.snapshotID)
-		if err != nil {
+		changes, err := s.statusChanges(ctx, s.db, live)
+		if err != nil || len(changes) == 0 {
 			return err
 		}
-		next := deriveRunStatus(r.status, r.steps, planned)
-		if next == r.status {
-			return nil
-		}
-		set, err := s.setRunStatus(ctx, id, r.status, next)
-		if err != nil || set {
+		var missed []string
+		err = s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+			set, m, err := s.setRunStatuses(ctx, tx, changes)
+			changed(set...)
+			missed = m
+			return err
+		})
+		if err != nil || len(missed) == 0 {
 			return err
 		}
-		live, err := s.liveRunSteps(ctx, []string{id})
-		if err != nil {
+		if live, err = s.liveRunSteps(ctx, s.db, missed); err != nil {
 			return err
-		}
-		if r = live[id]; r == nil {
-			return nil // it ended meanwhile
 		}
 	}
-	return fmt.Errorf("its status changed under %d counts in a row", maxStatusTries)
+	return fmt.Errorf("statuses changed under %d counts in a row", maxStatusTries)
+}
+
+// syncRunStatusesInTx sets the status of each of the runs from its steps
+// within tx, a transaction of SQLite that wrote steps, and returns the runs
+// whose status it set. SQLite's transactions hold its one write lock from
+// their start, so the count sees every step committed and the statuses
+// cannot change under it: the steps and their runs' statuses are then one
+// commit.
+func (s *Store) syncRunStatusesInTx(ctx context.Context, tx *storeTx, runIDs []string) ([]string, error) {
+	live, err := s.liveRunSteps(ctx, tx, storedIDs(runIDs))
+	if err != nil {
+		return nil, err
+	}
+	changes, err := s.statusChanges(ctx, tx, live)
+	if err != nil || len(changes) == 0 {
+		return nil, err
+	}
+	set, _, err := s.setRunStatuses(ctx, tx, changes)
+	if err == nil {
+		err = recordChanges(ctx, tx, set)
+	}
+	return set, err
+}
+
+// storedIDs is ids once each, as ids are stored.
+func storedIDs(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strings.ToLower(id)
+	}
+	return distinct(out)
 }
 
 // maxStatusTries bounds the counts of a run whose status other writers keep
 // changing: a run changes status a few times in its life.
 const maxStatusTries = 8
 
-// setRunStatus sets the status of run id to next if it is still from, and
-// reports whether it was.
-func (s *Store) setRunStatus(ctx context.Context, id, from, next string) (bool, error) {
-	var set bool
-	err := s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
-		now := s.now()
-		cols, args := "status = ?, start_time = COALESCE(start_time, ?)", []any{next, now}
-		if slices.Contains(finished, next) {
+// statusChange is a run's status to set, and the status it was counted from.
+type statusChange struct{ id, from, next string }
+
+// statusChanges derives the status of each run in live from its steps, and
+// returns those that change, in the order of their ids (as every writer of
+// several runs locks them).
+func (s *Store) statusChanges(ctx context.Context, q sqldb.Querier, live map[string]*runSteps) ([]statusChange, error) {
+	var changes []statusChange
+	for id, r := range live {
+		planned, err := s.plannedSteps(ctx, q, r.snapshotID)
+		if err != nil {
+			return nil, err
+		}
+		if next := deriveRunStatus(r.status, r.steps, planned); next != r.status {
+			changes = append(changes, statusChange{id, r.status, next})
+		}
+	}
+	slices.SortFunc(changes, func(a, b statusChange) int { return strings.Compare(a.id, b.id) })
+	return changes, nil
+}
+
+// setRunStatuses sets each run's status to its next if it is still its
+// from, and returns the runs set and those whose status was no longer from.
+func (s *Store) setRunStatuses(ctx context.Context, q sqldb.Querier, changes []statusChange) (set, missed []string, err error) {
+	now := s.now()
+	for _, c := range changes {
+		cols, args := "status = ?, start_time = COALESCE(start_time, ?)", []any{c.next, now}
+		if slices.Contains(finished, c.next) {
 			cols, args = cols+", end_time = COALESCE(end_time, ?)", append(args, now)
 		}
-		res, err := tx.Exec(ctx, "UPDATE pipeline_runs SET "+cols+", updated = ? WHERE id = ? AND status = ?", append(args, now, id, from)...)
+		res, err := q.Exec(ctx, "UPDATE pipeline_runs SET "+cols+", updated = ? WHERE id = ? AND status = ?", append(args, now, c.id, c.from)...)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		n, err := res.RowsAffected()
-		if set = n == 1; set {
-			changed(id)
+		if err != nil {
+			return nil, nil, err
 		}
-		return err
-	})
-	return set, err
+		if n == 1 {
+			set = append(set, c.id)
+		} else {
+			missed = append(missed, c.id)
+		}
+	}
+	return set, missed, nil
 }
 
 // runSteps is a run in progress as deriveRunStatus reads it.
@@ -160,10 +206,10 @@ var inProgressSQL = "'" + strings.Join(inProgress, "', '") + "'"
 // liveRunSteps reads those of the runs ids that are in progress, by id,
 // with their steps counted by status, in one statement per 256 runs (one
 // snapshot of the database each).
-func (s *Store) liveRunSteps(ctx context.Context, ids []string) (map[string]*runSteps, error) {
+func (s *Store) liveRunSteps(ctx context.Context, q sqldb.Querier, ids []string) (map[string]*runSteps, error) {
 	live := map[string]*runSteps{}
 	for part := range slices.Chunk(ids, 256) {
-		rows, err := s.db.Query(ctx, "SELECT r.id, r.status, r.snapshot_id, st.status, COUNT(st.id) FROM pipeline_runs r "+
+		rows, err := q.Query(ctx, "SELECT r.id, r.status, r.snapshot_id, st.status, COUNT(st.id) FROM pipeline_runs r "+
 			"LEFT JOIN step_runs st ON st.pipeline_run_id = r.id WHERE r.id IN ("+idMarks(part)+") AND r.status IN ("+inProgressSQL+") "+
 			"GROUP BY r.id, r.status, r.snapshot_id, st.status", idArgs(part)...)
 		if err != nil {
@@ -196,12 +242,12 @@ func (s *Store) liveRunSteps(ctx context.Context, ids []string) (map[string]*run
 
 // plannedSteps returns how many steps a snapshot configures. A snapshot's
 // steps never change, so each snapshot is read once.
-func (s *Store) plannedSteps(ctx context.Context, snapshotID string) (int, error) {
+func (s *Store) plannedSteps(ctx context.Context, q sqldb.Querier, snapshotID string) (int, error) {
 	if n, ok := s.planned.get(snapshotID); ok {
 		return n, nil
 	}
 	var text string
-	if err := s.db.QueryRow(ctx, "SELECT step_configurations FROM pipeline_snapshots WHERE id = ?", snapshotID).Scan(&text); err != nil {
+	if err := q.QueryRow(ctx, "SELECT step_configurations FROM pipeline_snapshots WHERE id = ?", snapshotID).Scan(&text); err != nil {
 		return 0, notFound(err, "snapshot", snapshotID)
 	}
 	var steps map[string]json.RawMessage

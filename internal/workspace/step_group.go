@@ -97,16 +97,9 @@ func (g *stepGroup) write(group []*stepJob) {
 			live = append(live, j)
 		}
 	}
-	err := s.writeSteps(ctx, live)
-	if err != nil {
+	if err := s.writeSteps(ctx, live); err != nil {
 		for _, j := range live {
 			j.st, j.err = s.createStep(j.ctx, j.userID, j.projectID, j.req)
 		}
-		return
 	}
-	runs := make([]string, len(live))
-	for i, j := range live {
-		runs[i] = j.req.PipelineRunID
-	}
-	s.syncRunStatuses(ctx, runs...)
 }

@@ -85,25 +85,53 @@ func (b *stepBatch) oneStatement() bool {
 	return true
 }
 
-// writeSteps writes the steps of jobs, all or none, and sets each job's st.
-// Each kind of row is written with one statement for all the jobs (as few
-// as the limit on placeholders allows), so a group of steps costs the
-// database about what one step does in statements and round trips; a group
-// that is one statement runs outside a transaction where that saves two
-// round trips (not on SQLite, whose writes take the pool's write lock in a
-// transaction). The runs' existence is checked by the foreign key. Any error
-// fails the whole group; a group then creates each step alone to learn
-// whose it was.
+// writeSteps writes the steps of jobs, all or none, sets each job's st,
+// and then sets the status of their runs from their steps (see
+// run_status.go). Each kind of row is written with one statement for all
+// the jobs (as few as the limit on placeholders allows), so a group of
+// steps costs the database about what one step does in statements and
+// round trips. On SQLite the runs' statuses are set in the transaction that
+// wrote the steps, one commit for both; elsewhere they are counted after
+// the commit, and a group that is one statement runs outside a transaction
+// (two round trips fewer). The runs' existence is checked by the foreign
+// key. Any error fails the whole group; a group then creates each step
+// alone to learn whose it was.
 func (s *Store) writeSteps(ctx context.Context, jobs []*stepJob) error {
 	if len(jobs) == 0 {
 		return nil
 	}
 	b := s.newStepBatch(jobs)
-	if s.db.Dialect() != sqldb.SQLite && b.oneStatement() {
-		_, err := s.db.Exec(ctx, insertSteps+rowMarks(stepWidth, len(jobs)), b.rows...)
-		return b.stepsErr(err)
+	runs := make([]string, len(jobs))
+	for i, j := range jobs {
+		runs[i] = j.req.PipelineRunID
 	}
-	return s.db.inTx(ctx, func(tx *storeTx) error { return s.writeBatch(ctx, tx, b) })
+	switch {
+	case s.db.Dialect() == sqldb.SQLite:
+		var set []string
+		err := s.db.inTx(ctx, func(tx *storeTx) error {
+			if err := s.writeBatch(ctx, tx, b); err != nil {
+				return err
+			}
+			var err error
+			set, err = s.syncRunStatusesInTx(ctx, tx, runs)
+			return err
+		})
+		if err == nil {
+			s.docs.forget(set...)
+		}
+		return err
+	case b.oneStatement():
+		_, err := s.db.Exec(ctx, insertSteps+rowMarks(stepWidth, len(jobs)), b.rows...)
+		if err := b.stepsErr(err); err != nil {
+			return err
+		}
+	default:
+		if err := s.db.inTx(ctx, func(tx *storeTx) error { return s.writeBatch(ctx, tx, b) }); err != nil {
+			return err
+		}
+	}
+	s.syncRunStatuses(ctx, runs...)
+	return nil
 }
 
 // stepsErr is the error of writing the batch's step rows.

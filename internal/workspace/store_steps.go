@@ -148,7 +148,6 @@ func (s *Store) createStep(ctx context.Context, userID, projectID string, r clie
 	if err := s.writeSteps(ctx, []*stepJob{j}); err != nil {
 		return client.Step{}, err
 	}
-	s.syncRunStatuses(ctx, r.PipelineRunID)
 	return j.st, nil
 }
 
