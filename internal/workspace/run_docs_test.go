@@ -165,6 +165,16 @@ func TestRunDocsFollowWrites(t *testing.T) {
 			t.Fatalf("stopped run answered as %s", got.Body.Status)
 		}
 
+		// Ended by its steps: the fixture's snapshot plans two.
+		ended := newRun("r4")
+		for _, name := range []string{"first", "last"} {
+			get(ended.ID)
+			must[client.Step](t)(c.CreateStep(ctx, client.StepRequest{Name: name, PipelineRunID: ended.ID, Status: client.StatusCompleted}))
+		}
+		if got := get(ended.ID); got.Body.Status != client.StatusCompleted || got.Body.EndTime == nil {
+			t.Fatalf("run ended by its last step answered as %s, end %v", got.Body.Status, got.Body.EndTime)
+		}
+
 		get(run.ID)
 		if err := c.DeletePipeline(ctx, f.pipeline.ID); err != nil {
 			t.Fatal(err)
