@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -65,10 +66,10 @@ func deriveRunStatus(current string, steps map[string]int64, planned int) string
 //
 // One query reads the runs in progress among them, each with its status
 // and its steps counted by status, as of one moment; a run whose status
-// that count leaves as it is costs nothing more. The runs whose status
-// changes are updated in one transaction, each only if its status is still
-// the one counted from (setRunStatuses); those another writer changed
-// meanwhile are read and counted again. No lock is needed: each count runs
+// that count leaves as it is costs nothing more. A run whose status
+// changes is updated only if its status is still the one counted from
+// (setRunStatuses); those another writer changed meanwhile are read and
+// counted again. No lock is needed: each count runs
 // after its own steps were committed and sees every step committed before
 // it, so the count made after the last of a run's steps were committed sees
 // them all, and a status is never set from a count older than the status
@@ -95,15 +96,22 @@ func (s *Store) syncLiveRuns(ctx context.Context, live map[string]*runSteps) err
 		if err != nil || len(changes) == 0 {
 			return err
 		}
+		// A transaction per run: one that locked several could deadlock
+		// with a writer of the same runs in another order (a deleted
+		// pipeline's runs losing it).
 		var missed []string
-		err = s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
-			set, m, err := s.setRunStatuses(ctx, tx, changes)
-			changed(set...)
-			missed = m
-			return err
-		})
-		if err != nil || len(missed) == 0 {
-			return err
+		var first error
+		for _, c := range changes {
+			err := s.runTx(ctx, func(tx *sqldb.Tx, changed func(...string)) error {
+				set, m, err := s.setRunStatuses(ctx, tx, []statusChange{c})
+				changed(set...)
+				missed = append(missed, m...)
+				return err
+			})
+			first = cmp.Or(first, err)
+		}
+		if first != nil || len(missed) == 0 {
+			return first
 		}
 		if live, err = s.liveRunSteps(ctx, s.db, missed); err != nil {
 			return err
@@ -151,8 +159,7 @@ const maxStatusTries = 8
 type statusChange struct{ id, from, next string }
 
 // statusChanges derives the status of each run in live from its steps, and
-// returns those that change, in the order of their ids (as every writer of
-// several runs locks them).
+// returns those that change, in the order of their ids.
 func (s *Store) statusChanges(ctx context.Context, q sqldb.Querier, live map[string]*runSteps) ([]statusChange, error) {
 	var changes []statusChange
 	for id, r := range live {
