@@ -69,11 +69,12 @@ func deriveRunStatus(current string, steps map[string]int64, planned int) string
 // that count leaves as it is costs nothing more. A run whose status
 // changes is updated only if its status is still the one counted from
 // (setRunStatuses); those another writer changed meanwhile are read and
-// counted again. No lock is needed: each count runs
-// after its own steps were committed and sees every step committed before
-// it, so the count made after the last of a run's steps were committed sees
-// them all, and a status is never set from a count older than the status
-// it replaces.
+// counted again. No lock is needed: each count runs after its own steps
+// were committed and sees every step committed before it, so the count
+// made after the last of a run's steps were committed sees them all, and a
+// status is never set from a count older than the status it replaces. (On
+// SQLite, steps written in a group get their runs' statuses in their own
+// transaction instead: syncRunStatusesInTx.)
 func (s *Store) syncRunStatuses(ctx context.Context, runIDs ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
