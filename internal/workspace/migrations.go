@@ -331,4 +331,9 @@ CREATE TRIGGER runs_name_grams_update AFTER UPDATE OF name ON pipeline_runs BEGI
 	{Version: 7, Name: "run names' trigrams merged", Dialects: map[sqldb.Dialect]string{sqldb.SQLite: `
 INSERT INTO runs_name_grams (runs_name_grams) VALUES ('optimize');
 `, sqldb.Postgres: "", sqldb.MySQL: ""}},
+	// PostgreSQL: the pending list of the trigram index merged sooner (see
+	// runNameGramsSQL), where the index exists.
+	{Version: 8, Name: "trigram index's pending list bounded", Dialects: map[sqldb.Dialect]string{sqldb.Postgres: `
+ALTER INDEX IF EXISTS ` + runNameGrams + ` SET (` + gramsPendingLimit + `);
+`, sqldb.SQLite: "", sqldb.MySQL: ""}},
 }

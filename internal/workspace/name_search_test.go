@@ -32,6 +32,12 @@ func TestRunNameSearch(t *testing.T) {
 		if !srv.store.grams[runNameGrams] {
 			t.Fatalf("no %s after the migrations", runNameGrams)
 		}
+		if srv.db.Dialect() == sqldb.Postgres {
+			var opts string
+			if err := srv.db.QueryRow(context.Background(), "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = ?", runNameGrams).Scan(&opts); err != nil || opts != "gin_pending_list_limit=512" {
+				t.Fatalf("options of %s: %q, %v", runNameGrams, opts, err)
+			}
+		}
 		t.Run("with the index", check)
 		srv.store.grams = nil
 		srv.store.counts = newCountCache() // the counts above were made the other way
