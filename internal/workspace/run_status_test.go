@@ -148,7 +148,7 @@ func TestRunStatusStepsEndingAtOnce(t *testing.T) {
 
 // TestRunStatusesOfAGroup: the runs of a group of steps are read together;
 // those in progress follow their steps, those that ended keep how they
-// ended, whatever the case of the ids the group names them by.
+// ended, whatever the case of the ids they are named by when counted.
 func TestRunStatusesOfAGroup(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
@@ -170,16 +170,24 @@ func TestRunStatusesOfAGroup(t *testing.T) {
 			jobs = append(jobs, &stepJob{ctx: ctx, userID: s.run.Body.UserID, projectID: s.run.Body.ProjectID,
 				req: client.StepRequest{Name: "only", PipelineRunID: s.run.ID, Status: s.status}})
 		}
+		statuses := func(when string, want map[client.Run]string) {
+			t.Helper()
+			for run, status := range want {
+				if got := must[client.Run](t)(c.GetRun(ctx, run.ID, false)); got.Body.Status != status {
+					t.Errorf("%s, run %s: %s, want %s", when, run.Name, got.Body.Status, status)
+				}
+			}
+		}
+		// Writing the group sets the statuses of its runs.
 		if err := srv.store.writeSteps(ctx, jobs); err != nil {
 			t.Fatal(err)
 		}
-		srv.store.syncRunStatuses(ctx, strings.ToUpper(done.ID), broke.ID, ended.ID, waiting.ID, broke.ID)
-		for run, want := range map[client.Run]string{done: client.StatusCompleted, broke: client.StatusFailed,
-			ended: client.StatusCompleted, waiting: client.StatusRunning} {
-			if got := must[client.Run](t)(c.GetRun(ctx, run.ID, false)); got.Body.Status != want {
-				t.Errorf("run %s: %s, want %s", run.Name, got.Body.Status, want)
-			}
-		}
+		statuses("after the group", map[client.Run]string{done: client.StatusCompleted, broke: client.StatusFailed,
+			ended: client.StatusCompleted, waiting: client.StatusInitializing})
+		// Counted again, with a run named twice and one in upper case.
+		srv.store.syncRunStatuses(ctx, strings.ToUpper(waiting.ID), broke.ID, ended.ID, broke.ID)
+		statuses("counted again", map[client.Run]string{done: client.StatusCompleted, broke: client.StatusFailed,
+			ended: client.StatusCompleted, waiting: client.StatusRunning})
 	})
 }
 
