@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Builds enclave and measures its workspace server at a million runs, on
-# SQLite and on PostgreSQL, with the server on core 0 and the load on core 1;
-# then the RBAC cache's hot path. Arguments go to the bench program
-# (-runs, -n, -t, -c, -list-c, -reuse DIR, -profile DIR). PostgreSQL is
-# started here on its own port in a scratch folder, or in BENCH_PG_DATA to
-# keep what was filled for the next run (with -reuse pointing at a folder of
-# its own), and stopped on exit. BENCH_PG_OPTS adds settings to its command
-# line (say, "-c shared_preload_libraries=pg_stat_statements" to see what
-# each statement costs it).
+# SQLite and on PostgreSQL (BENCH_DBS="sqlite postgresql mysql" adds
+# MariaDB), with the server on core 0 and the load on core 1; then the RBAC
+# cache's hot path. Arguments go to the bench program (-runs, -n, -t, -c,
+# -list-c, -reuse DIR, -profile DIR). PostgreSQL and MariaDB are started
+# here on ports of their own in a scratch folder, or in BENCH_PG_DATA and
+# BENCH_MY_DATA to keep what was filled for the next run (with -reuse
+# pointing at a folder of its own), and stopped on exit. BENCH_PG_OPTS adds
+# settings to PostgreSQL's command line (say, "-c
+# shared_preload_libraries=pg_stat_statements" to see what each statement
+# costs it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${BENCH_PG_PORT:=55491}"
+: "${BENCH_MY_PORT:=53491}"
 dbs=${BENCH_DBS:-"sqlite postgresql"}
 work=$(mktemp -d /tmp/bench-workspace.XXXXXX)
 chmod 755 "$work"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
 pgdata=${BENCH_PG_DATA:-$work/pg}
+mydata=${BENCH_MY_DATA:-$work/my}
 
 # The kernel's autogroup gives every session a scheduling group of its own,
 # and every PostgreSQL process starts a session: on the server's core each
@@ -37,10 +41,21 @@ stop_pg() {
 	if [ -f "$pgdata/postmaster.pid" ]; then
 		runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true
 	fi
+}
+
+stop_my() {
+	if [ -S "$mydata/mysqld.sock" ]; then
+		mariadb-admin --no-defaults -uroot --socket="$mydata/mysqld.sock" shutdown >/dev/null 2>&1 || true
+	fi
+}
+
+cleanup() {
+	stop_pg
+	stop_my
 	[ -n "$autogroup_was" ] && echo 1 >"$autogroup"
 	rm -rf "$work"
 }
-trap stop_pg EXIT
+trap cleanup EXIT
 
 start_pg() {
 	local fresh=
@@ -65,16 +80,53 @@ start_pg() {
 	fi
 }
 
+# MariaDB as PostgreSQL above (pinned with the server unless BENCH_MY_CPUS
+# says otherwise): durable commits, a buffer pool as large as
+# PostgreSQL's shared buffers, and reads through the page cache as
+# PostgreSQL's are (MariaDB reads around it by default), so that both find
+# the store where the bench leaves it.
+start_my() {
+	local fresh=
+	if [ ! -d "$mydata/mysql" ]; then
+		fresh=1
+		mkdir -p "$mydata" && chown mysql:mysql "$mydata"
+		mariadb-install-db --user=mysql --datadir="$mydata" --auth-root-authentication-method=socket \
+			--skip-test-db >/dev/null
+	fi
+	taskset -c "${BENCH_MY_CPUS:-0}" mariadbd --no-defaults --user=mysql --datadir="$mydata" \
+		--bind-address=127.0.0.1 --port="$BENCH_MY_PORT" --socket="$mydata/mysqld.sock" \
+		--pid-file="$mydata/mysqld.pid" --skip-name-resolve --log-error="$mydata/err.log" \
+		--innodb-buffer-pool-size=512M --innodb-log-file-size=1G --innodb-flush-log-at-trx-commit=1 \
+		--innodb-flush-method=fsync >/dev/null 2>&1 &
+	for _ in $(seq 1 120); do
+		mariadb-admin --no-defaults -uroot --socket="$mydata/mysqld.sock" ping >/dev/null 2>&1 && break
+		sleep 0.5
+	done
+	if [ -n "$fresh" ]; then
+		mariadb --no-defaults -uroot --socket="$mydata/mysqld.sock" -e "CREATE DATABASE enclave;
+			CREATE USER 'enclave'@'127.0.0.1' IDENTIFIED BY 'bench'; GRANT ALL ON enclave.* TO 'enclave'@'127.0.0.1';"
+	fi
+}
+
 CGO_ENABLED=0 go build -o "$work/enclave" ./cmd/enclave
 go build -o "$work/bench" ./bench/workspace
 for db in $dbs; do
 	args=(-enclave "$work/enclave" -db "$db" -server-cpu 0)
-	if [ "$db" = postgresql ]; then
+	case $db in
+	postgresql)
 		start_pg
 		args+=(-url "postgresql://enclave@127.0.0.1:$BENCH_PG_PORT/enclave" -warm-files "$pgdata/base")
-	fi
+		;;
+	mysql)
+		start_my
+		args+=(-url "mysql://enclave:bench@127.0.0.1:$BENCH_MY_PORT/enclave" -warm-files "$mydata")
+		;;
+	esac
 	taskset -c 1 "$work/bench" "${args[@]}" "$@"
-	[ "$db" = postgresql ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
+	case $db in
+	postgresql) stop_pg ;;
+	mysql) stop_my ;;
+	esac
 done
 echo
 echo "RBAC decision on the hot path (cached, no call to the control plane):"

@@ -141,19 +141,29 @@ func waitHealthy(url string, limit time.Duration) {
 }
 
 // rssKiB reads VmRSS of pid from /proc.
-func rssKiB(pid int) int64 {
+func rssKiB(pid int) int64 { return statusKiB(pid, "VmRSS") }
+
+// statusKiB reads a field of pid's /proc status given in kB (VmRSS, and
+// its parts RssAnon, RssFile and RssShmem), 0 if it cannot.
+func statusKiB(pid int, field string) int64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n
 		}
 	}
 	return 0
+}
+
+// rssParts is what the resident memory of pid is made of.
+func rssParts(pid int) string {
+	return fmt.Sprintf("anonymous %s, file %s, shared %s", mib(statusKiB(pid, "RssAnon")),
+		mib(statusKiB(pid, "RssFile")), mib(statusKiB(pid, "RssShmem")))
 }
 
 // rssPeak samples the RSS of pid every 50 ms until stopped and returns the
