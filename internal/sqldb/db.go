@@ -408,18 +408,34 @@ func Now() int64 { return time.Now().UnixMicro() }
 // Time turns a stored timestamp back into a time.
 func Time(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-// JSONArrays returns an aggregate, in dialect d, that collects one JSON
-// array of exprs per row into a JSON array, as text. Over no rows it is
-// NULL on PostgreSQL and MySQL and '[]' on SQLite. Used in a correlated
-// subquery, it brings a row's related rows along in the row's own query.
-func JSONArrays(d Dialect, exprs ...string) string {
+// JSONObjects returns an aggregate, in dialect d, that collects key →
+// value of each row into a JSON object, as text; the keys must differ and
+// not be NULL. Over no rows it is NULL on PostgreSQL and MySQL and '{}' on
+// SQLite. Used in a correlated subquery, it brings a row's related rows
+// along in the row's own query. (MariaDB's JSON_ARRAYAGG, like its
+// GROUP_CONCAT, makes a temporary table every time it runs: 0.2 ms per
+// subquery even over no rows, against 0.02 ms for JSON_OBJECTAGG.)
+func JSONObjects(d Dialect, key, value string) string {
+	switch d {
+	case Postgres:
+		return "json_object_agg(" + key + ", " + value + ")"
+	case MySQL:
+		return "JSON_OBJECTAGG(" + key + ", " + value + ")"
+	default:
+		return "json_group_object(" + key + ", " + value + ")"
+	}
+}
+
+// JSONArray returns a JSON array of exprs in dialect d, to be a value of
+// JSONObjects.
+func JSONArray(d Dialect, exprs ...string) string {
 	list := strings.Join(exprs, ", ")
 	switch d {
 	case Postgres:
-		return "json_agg(json_build_array(" + list + "))"
+		return "json_build_array(" + list + ")"
 	case MySQL:
-		return "JSON_ARRAYAGG(JSON_ARRAY(" + list + "))"
+		return "JSON_ARRAY(" + list + ")"
 	default:
-		return "json_group_array(json_array(" + list + "))"
+		return "json_array(" + list + ")"
 	}
 }

@@ -39,7 +39,7 @@ const runCols = "id, name, project_id, user_id, snapshot_id, pipeline_id, stack_
 
 // runReadCols are the columns a run is read with in dialect d: runCols,
 // then, with withTags, its tags and, hydrated, its metadata, each as a JSON
-// array made by a subquery. A single run is then one statement: one round
+// object made by a subquery. A single run is then one statement: one round
 // trip to the database instead of two. A page reads the tags of all its
 // runs in one query of its own instead (see pageTags): there a subquery per
 // run costs PostgreSQL more than the round trip it saves.
@@ -69,12 +69,12 @@ type runColsKey struct {
 func buildRunReadCols(d sqldb.Dialect, withTags, hydrate bool) string {
 	tags := "NULL"
 	if withTags {
-		tags = "(SELECT " + sqldb.JSONArrays(d, "t.id", "t.name", "t.color") +
+		tags = "(SELECT " + sqldb.JSONObjects(d, "t.id", sqldb.JSONArray(d, "t.name", "t.color")) +
 			" FROM tag_resources tr JOIN tags t ON t.id = tr.tag_id WHERE tr.resource_type = '" + tagRun + "' AND tr.resource_id = pipeline_runs.id)"
 	}
 	md := "NULL"
 	if hydrate {
-		md = "(SELECT " + sqldb.JSONArrays(d, "m.mkey", "m.mvalue") +
+		md = "(SELECT " + sqldb.JSONObjects(d, "m.mkey", "m.mvalue") +
 			" FROM run_metadata m WHERE m.resource_type = 'pipeline_run' AND m.resource_id = pipeline_runs.id)"
 	}
 	return runCols + ", " + tags + ", " + md
@@ -112,18 +112,19 @@ func scanRun(rows *sql.Rows, hydrate bool, extra ...any) (client.Run, error) {
 	return r, nil
 }
 
-// tagRefsJSON reads the tags of runReadCols, sorted by name.
+// tagRefsJSON reads the tags of runReadCols (id → [name, color]), sorted
+// by name.
 func tagRefsJSON(s string) ([]client.TagRef, error) {
 	refs := []client.TagRef{}
-	if s == "" || s == "[]" {
+	if s == "" || s == "{}" {
 		return refs, nil
 	}
-	var rows [][3]string
-	if err := json.Unmarshal([]byte(s), &rows); err != nil {
+	var tags map[string][2]string
+	if err := json.Unmarshal([]byte(s), &tags); err != nil {
 		return nil, fmt.Errorf("read tags: %w", err)
 	}
-	for _, t := range rows {
-		refs = append(refs, client.TagRef{ID: t[0], Name: t[1], Color: t[2]})
+	for id, t := range tags {
+		refs = append(refs, client.TagRef{ID: id, Name: t[0], Color: t[1]})
 	}
 	slices.SortFunc(refs, func(a, b client.TagRef) int { return strings.Compare(a.Name, b.Name) })
 	return refs, nil
@@ -133,15 +134,15 @@ func tagRefsJSON(s string) ([]client.TagRef, error) {
 // which are stored as JSON text.
 func metadataJSON(s string) (map[string]any, error) {
 	m := map[string]any{}
-	if s == "" || s == "[]" {
+	if s == "" || s == "{}" {
 		return m, nil
 	}
-	var rows [][2]string
-	if err := json.Unmarshal([]byte(s), &rows); err != nil {
+	var texts map[string]string
+	if err := json.Unmarshal([]byte(s), &texts); err != nil {
 		return nil, fmt.Errorf("read run metadata: %w", err)
 	}
-	for _, kv := range rows {
-		m[kv[0]] = metaValue(kv[1])
+	for k, v := range texts {
+		m[k] = metaValue(v)
 	}
 	return m, nil
 }
