@@ -73,7 +73,7 @@ func (s *Store) listIDs(ctx context.Context, q sqldb.Querier, sp *listSpec, lq *
 			offset = 0
 		}
 	}
-	direct = rr != nil && offset == 0
+	direct = rr != nil && offset == 0 && !(q.Dialect() == sqldb.MySQL && lq.sortCol == "created" && lq.matchesRunNames())
 	cols := "id"
 	if direct {
 		cols = rr.cols
@@ -161,6 +161,21 @@ func (lq *listQuery) where(d sqldb.Dialect, grams map[string]bool) (string, []an
 		return "", nil
 	}
 	return " WHERE " + strings.Join(parts, " AND "), args
+}
+
+// matchesRunNames reports whether a filter of lq matches a part of runs'
+// names. On MySQL such a list sorted by creation reads the ids of its page
+// alone: the index of creation holds the names (migration 5), so InnoDB
+// tests them there, where reading whole rows would fetch each run it tests
+// from the table (1.5 s against 0.26 s for a fragment one run of a million
+// holds, which walks them all). The page's runs are then read by id.
+func (lq *listQuery) matchesRunNames() bool {
+	for _, c := range lq.filters {
+		if c.grams == runNameGrams {
+			return true
+		}
+	}
+	return false
 }
 
 // usesGrams reports whether a filter of lq is written for one of the
