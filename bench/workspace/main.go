@@ -49,7 +49,7 @@ func main() {
 	flag.StringVar(&o.enclave, "enclave", "enclave", "enclave binary")
 	flag.StringVar(&o.db, "db", "sqlite", "sqlite, postgresql or mysql")
 	flag.StringVar(&o.reuse, "reuse", "", "folder to keep the SQLite store and what the fill wrote in, and to reuse them from on the next run")
-	flag.StringVar(&o.profile, "profile", "", "folder to write the server's CPU profile of each scenario to (served on its debug listener)")
+	flag.StringVar(&o.profile, "profile", "", "folder to write the server's CPU profile of each scenario, and its heap at rest after the load, to (served on its debug listener)")
 	flag.StringVar(&o.warm, "warm-files", "", "a folder of the store's files to read once before the load, besides a SQLite store (run.sh gives PostgreSQL's)")
 	flag.StringVar(&o.url, "url", "", "store URL (postgresql, mysql: an empty database; sqlite: a fresh file by default)")
 	flag.IntVar(&o.runs, "runs", 1_000_000, "runs to fill the store with")
@@ -159,6 +159,9 @@ func run(o options) {
 	loadPeak := peak.end()
 	time.Sleep(3 * time.Second)
 	restEnd, restParts := rssKiB(srv.pid()), rssParts(srv.pid())
+	if o.profile != "" {
+		saveHeap(debugAddr, filepath.Join(o.profile, "heap-at-rest-after-load.prof"))
+	}
 	bare.stop()
 	srv.stop()
 	forgetWrites(ctx, storeURL, fx, live)

@@ -232,6 +232,24 @@ func profileServer(debugAddr, file string, limit time.Duration) (stop func()) {
 	return func() { <-done }
 }
 
+// saveHeap writes the server's heap profile (what is live, and what was
+// allocated) into file.
+func saveHeap(debugAddr, file string) {
+	resp, err := http.Get("http://" + debugAddr + "/debug/pprof/heap")
+	if err != nil {
+		log.Printf("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		log.Printf("heap profile: %v", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}
+
 // slug makes a file name of a scenario's name.
 func slug(name string) string {
 	b := []byte(strings.ToLower(name))
