@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"regexp"
 	"strings"
 )
 
@@ -60,6 +59,13 @@ func (db *DB) Migrate(ctx context.Context, versionTable string, migs []Migration
 	if current > len(migs) {
 		return 0, fmt.Errorf("the database schema is at version %d, newer than this binary knows (%d): refusing to run an older Enclave against it", current, len(migs))
 	}
+	if db.dialect == MySQL {
+		// Before any step: a step's foreign key to a table in another
+		// character set could not be made.
+		if err := convertTables(ctx, conn, versionTable, append(createdTables(migs, MySQL), versionTable), log); err != nil {
+			return 0, err
+		}
+	}
 	for _, m := range migs[current:] {
 		log.Info("applying migration", "table", versionTable, "version", m.Version, "name", m.Name)
 		if err := db.apply(ctx, conn, versionTable, m); err != nil {
@@ -67,60 +73,7 @@ func (db *DB) Migrate(ctx context.Context, versionTable string, migs []Migration
 		}
 		applied++
 	}
-	if db.dialect == MySQL {
-		old, err := tablesNotInCharset(ctx, conn, append(createdTables(migs, MySQL), versionTable))
-		if err != nil {
-			return applied, err
-		}
-		if len(old) > 0 {
-			log.Warn("tables made before Enclave chose their character set are not in utf8mb4 with utf8mb4_bin: "+
-				"names the table's character set lacks are refused, and names may compare without case; "+
-				"back up with `enclave backup` and restore into a new database with `enclave restore` to convert them",
-				"tables", strings.Join(old, ", "))
-		}
-	}
 	return applied, nil
-}
-
-var createTableRE = regexp.MustCompile(`(?i)CREATE TABLE (?:IF NOT EXISTS )?(\w+)`)
-
-// createdTables is the tables migs create in dialect d.
-func createdTables(migs []Migration, d Dialect) []string {
-	var names []string
-	for _, m := range migs {
-		text := m.SQL
-		if alt, ok := m.Dialects[d]; ok {
-			text = alt
-		}
-		for _, sub := range createTableRE.FindAllStringSubmatch(text, -1) {
-			names = append(names, sub[1])
-		}
-	}
-	return names
-}
-
-// tablesNotInCharset returns those of the tables, in the connection's
-// database, whose default collation is not that of mysqlTableCharset.
-func tablesNotInCharset(ctx context.Context, conn *sql.Conn, tables []string) ([]string, error) {
-	args := make([]any, len(tables))
-	for i, t := range tables {
-		args[i] = t
-	}
-	rows, err := conn.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "+
-		"AND TABLE_COLLATION <> 'utf8mb4_bin' AND TABLE_NAME IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(tables)), ", ")+") ORDER BY TABLE_NAME", args...)
-	if err != nil {
-		return nil, fmt.Errorf("read the tables' character sets: %w", err)
-	}
-	defer rows.Close()
-	var old []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		old = append(old, name)
-	}
-	return old, rows.Err()
 }
 
 // Version returns the schema version recorded in versionTable (0 when none).
@@ -193,23 +146,6 @@ func (db *DB) apply(ctx context.Context, conn *sql.Conn, table string, m Migrati
 		return err
 	}
 	return tx.Commit()
-}
-
-// mysqlTableCharset is how every table is created on MySQL: in utf8mb4, so
-// that any name fits whatever the server's default (MariaDB's own is
-// latin1, which refuses a name in Chinese or an emoji), and compared byte
-// for byte, as SQLite and PostgreSQL compare them, whatever collation the
-// server prefers (MySQL's utf8mb4_0900_ai_ci would make "Café" and "cafe"
-// the same name). The connection uses the same collation (url.go).
-const mysqlTableCharset = " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
-
-// withTableCharset adds mysqlTableCharset to a CREATE TABLE statement that
-// sets no character set itself.
-func withTableCharset(stmt string) string {
-	if !strings.HasPrefix(strings.ToUpper(stmt), "CREATE TABLE") || strings.Contains(strings.ToUpper(stmt), "CHARSET") {
-		return stmt
-	}
-	return stmt + mysqlTableCharset
 }
 
 func splitStatements(text string) []string {

@@ -351,17 +351,12 @@ func TestMigrateConcurrently(t *testing.T) {
 
 // A table made by a migration keeps any name and tells names apart as
 // SQLite and PostgreSQL do, whatever the MySQL server's default character
-// set (the tests' MariaDB keeps latin1, its own default); a table made in
-// another character set before is reported when the store starts.
+// set (the tests' MariaDB keeps latin1, its own default).
 func TestMigratedTablesHoldAnyName(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := sqldbtest.MustOpen(t, url)
-		migs := append(slices.Clone(testMigrations), sqldb.Migration{Version: 3, Name: "legacy", SQL: `
-CREATE TABLE legacy (id VARCHAR(36) PRIMARY KEY)`, Dialects: map[sqldb.Dialect]string{sqldb.MySQL: `
-CREATE TABLE legacy (id VARCHAR(36) PRIMARY KEY) DEFAULT CHARSET=latin1`}})
-		var logged bytes.Buffer
-		if _, err := db.Migrate(ctx, "test_schema", migs, slog.New(slog.NewTextHandler(&logged, nil))); err != nil {
+		if _, err := db.Migrate(ctx, "test_schema", testMigrations, nil); err != nil {
 			t.Fatal(err)
 		}
 		names := []string{"训练流水线", "run-😀", "Café", "cafe", "CAFÉ", "Train", "train"}
@@ -380,9 +375,130 @@ CREATE TABLE legacy (id VARCHAR(36) PRIMARY KEY) DEFAULT CHARSET=latin1`}})
 				t.Fatalf("%d rows named %q, %v; want 1", n, name, err)
 			}
 		}
-		warned := strings.Contains(logged.String(), "tables=legacy")
-		if want := db.Dialect() == sqldb.MySQL; warned != want {
-			t.Fatalf("warned of the legacy table: %v, want %v; log:\n%s", warned, want, logged.String())
+	})
+}
+
+// legacyMigrations make tables as they were made on MySQL before their
+// character set was chosen (in the server's default, latin1 here), joined
+// by foreign keys.
+var legacyMigrations = []sqldb.Migration{{Version: 1, Name: "legacy", SQL: `
+CREATE TABLE parents (id VARCHAR(36) PRIMARY KEY, name VARCHAR(255) NOT NULL) DEFAULT CHARSET=latin1;
+CREATE TABLE children (id VARCHAR(36) PRIMARY KEY, parent_id VARCHAR(36) NOT NULL, other_id VARCHAR(36),
+  CONSTRAINT children_parent FOREIGN KEY (parent_id) REFERENCES parents (id) ON DELETE CASCADE,
+  CONSTRAINT children_other FOREIGN KEY (other_id) REFERENCES parents (id) ON DELETE SET NULL) DEFAULT CHARSET=latin1`}}
+
+// On MySQL, tables of another character set are converted in place when
+// the store starts, their rows and foreign keys kept; a conversion cut
+// short after it dropped a foreign key goes on from where it was.
+func TestMySQLTablesConvertedInPlace(t *testing.T) {
+	t.Run("whole", func(t *testing.T) { testConvertedInPlace(t, false) })
+	t.Run("cut short", func(t *testing.T) { testConvertedInPlace(t, true) })
+}
+
+func testConvertedInPlace(t *testing.T, cutShort bool) {
+	sqldbtest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := sqldbtest.MustOpen(t, url)
+		if db.Dialect() != sqldb.MySQL {
+			t.Skip("MySQL alone has tables in a character set of their own")
+		}
+		if _, err := db.Migrate(ctx, "legacy_schema", legacyMigrations, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{
+			"INSERT INTO parents (id, name) VALUES ('p1', 'Café'), ('p2', 'cafe')",
+			"INSERT INTO children (id, parent_id, other_id) VALUES ('c1', 'p1', 'p2'), ('c2', 'p2', NULL)",
+		} {
+			if _, err := db.Exec(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Exec(ctx, "INSERT INTO parents (id, name) VALUES ('p3', '😀')"); err == nil {
+			t.Fatal("a latin1 table took an emoji: the test no longer makes a legacy table")
+		}
+		if cutShort {
+			// A conversion cut short: both foreign keys saved, one dropped.
+			for _, stmt := range []string{
+				"CREATE TABLE legacy_schema_fks (name VARCHAR(64) PRIMARY KEY, tbl VARCHAR(64) NOT NULL, add_stmt TEXT NOT NULL)",
+				"INSERT INTO legacy_schema_fks VALUES ('children_parent', 'children', 'ALTER TABLE children ADD CONSTRAINT children_parent " +
+					"FOREIGN KEY (parent_id) REFERENCES parents (id) ON DELETE CASCADE ON UPDATE RESTRICT'), " +
+					"('children_other', 'children', 'ALTER TABLE children ADD CONSTRAINT children_other " +
+					"FOREIGN KEY (other_id) REFERENCES parents (id) ON DELETE SET NULL ON UPDATE RESTRICT')",
+				"ALTER TABLE children DROP FOREIGN KEY children_parent",
+			} {
+				if _, err := db.Exec(ctx, stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+
+		var logged bytes.Buffer
+		if _, err := db.Migrate(ctx, "legacy_schema", legacyMigrations, slog.New(slog.NewTextHandler(&logged, nil))); err != nil {
+			t.Fatalf("Migrate: %v; log:\n%s", err, logged.String())
+		}
+		if !strings.Contains(logged.String(), "tables converted to utf8mb4") {
+			t.Fatalf("no conversion logged:\n%s", logged.String())
+		}
+		rows, err := db.Query(ctx, "SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tables []string
+		for rows.Next() {
+			var name, coll string
+			if err := rows.Scan(&name, &coll); err != nil {
+				t.Fatal(err)
+			}
+			tables = append(tables, name+" "+coll)
+		}
+		rows.Close()
+		if want := []string{"children utf8mb4_bin", "legacy_schema utf8mb4_bin", "parents utf8mb4_bin"}; !slices.Equal(tables, want) {
+			t.Fatalf("tables %q, want %q (the saved foreign keys' table dropped)", tables, want)
+		}
+		rows, err = db.Query(ctx, "SELECT CONSTRAINT_NAME, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() ORDER BY CONSTRAINT_NAME")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fks []string
+		for rows.Next() {
+			var name, rule string
+			if err := rows.Scan(&name, &rule); err != nil {
+				t.Fatal(err)
+			}
+			fks = append(fks, name+" "+rule)
+		}
+		rows.Close()
+		if want := []string{"children_other SET NULL", "children_parent CASCADE"}; !slices.Equal(fks, want) {
+			t.Fatalf("foreign keys %q, want %q", fks, want)
+		}
+		var name string
+		if err := db.QueryRow(ctx, "SELECT name FROM parents WHERE id = 'p1'").Scan(&name); err != nil || name != "Café" {
+			t.Fatalf("p1 named %q, %v", name, err)
+		}
+		if _, err := db.Exec(ctx, "INSERT INTO parents (id, name) VALUES ('p3', '😀')"); err != nil {
+			t.Fatalf("an emoji after the conversion: %v", err)
+		}
+		if _, err := db.Exec(ctx, "INSERT INTO children (id, parent_id) VALUES ('c3', 'nobody')"); !sqldb.IsForeignKeyViolation(err) {
+			t.Fatalf("a child of no parent: err = %v, want a foreign key violation (checks back on)", err)
+		}
+		if _, err := db.Exec(ctx, "DELETE FROM parents WHERE id = 'p2'"); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		var other sql.NullString
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM children WHERE id = 'c2'").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%d children of a deleted parent, %v; want the cascade", n, err)
+		}
+		if err := db.QueryRow(ctx, "SELECT other_id FROM children WHERE id = 'c1'").Scan(&other); err != nil || other.Valid {
+			t.Fatalf("other_id %v, %v; want it set to NULL", other, err)
+		}
+
+		logged.Reset()
+		if _, err := db.Migrate(ctx, "legacy_schema", legacyMigrations, slog.New(slog.NewTextHandler(&logged, nil))); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logged.String(), "convert") {
+			t.Fatalf("converted again:\n%s", logged.String())
 		}
 	})
 }
