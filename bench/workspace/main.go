@@ -160,7 +160,8 @@ func run(o options) {
 	time.Sleep(3 * time.Second)
 	restEnd, restParts := rssKiB(srv.pid()), rssParts(srv.pid())
 	if o.profile != "" {
-		saveHeap(debugAddr, filepath.Join(o.profile, "heap-at-rest-after-load.prof"))
+		saveHeap(debugAddr, "", filepath.Join(o.profile, "heap-at-rest-after-load.prof"))
+		saveHeap(debugAddr, "?debug=1", filepath.Join(o.profile, "heap-at-rest-after-load.txt"))
 	}
 	bare.stop()
 	srv.stop()

@@ -233,9 +233,10 @@ func profileServer(debugAddr, file string, limit time.Duration) (stop func()) {
 }
 
 // saveHeap writes the server's heap profile (what is live, and what was
-// allocated) into file.
-func saveHeap(debugAddr, file string) {
-	resp, err := http.Get("http://" + debugAddr + "/debug/pprof/heap")
+// allocated) into file: as pprof reads it, or with query "?debug=1" as
+// text that ends with the runtime's memory statistics.
+func saveHeap(debugAddr, query, file string) {
+	resp, err := http.Get("http://" + debugAddr + "/debug/pprof/heap" + query)
 	if err != nil {
 		log.Printf("heap profile: %v", err)
 		return

@@ -34,3 +34,10 @@ func (c *boundedMap[V]) forget(k string) {
 	defer c.mu.Unlock()
 	delete(c.m, k)
 }
+
+// clear forgets every key.
+func (c *boundedMap[V]) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
+}

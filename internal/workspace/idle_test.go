@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
 )
 
@@ -55,5 +56,52 @@ func TestIdleReleaseClosesSQLiteConnections(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// After a busy spell and a quiet period the server also empties its caches
+// of run documents and of runs' owners; a GET then reads the run again.
+func TestIdleReleaseEmptiesRunCaches(t *testing.T) {
+	srv, _, c := testServer(t, testConfig(t, sqldbtest.URL(t, "sqlite")))
+	ctx := context.Background()
+	f := newFixture(t, c, "idle")
+	run := must[client.Run](t)(c.CreateRun(ctx, client.RunRequest{Name: "r", Snapshot: f.snapshot.ID, Project: "idle", Status: client.StatusRunning}))
+	cached := func() (docs, owners int) {
+		d := srv.store.docs
+		d.mu.Lock()
+		docs = len(d.cur) + len(d.prev)
+		d.mu.Unlock()
+		o := srv.store.owners
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return docs, len(o.m)
+	}
+	// Until the change feed has been read, the cache of documents does not
+	// answer (nor fill); the test server's watcher reads it at once.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		for range 64 {
+			must[client.Run](t)(c.GetRun(ctx, run.ID, true))
+		}
+		if docs, owners := cached(); docs > 0 && owners > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("GETs filled no cache")
+		}
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go srv.idle.Watch(wctx, 20*time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if docs, owners := cached(); docs == 0 && owners == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			docs, owners := cached()
+			t.Fatalf("after a quiet period %d documents and %d owners are cached, want none", docs, owners)
+		}
+	}
+	if got := must[client.Run](t)(c.GetRun(ctx, run.ID, true)); got.ID != run.ID {
+		t.Fatalf("GET after the release: %s", got.ID)
 	}
 }

@@ -151,6 +151,15 @@ func (c *runDocCache) forget(ids ...string) {
 	}
 }
 
+// releaseCaches empties the caches of run documents and of runs' owners
+// (up to 4 MiB and about 2 MiB), when a busy spell is over (the server's
+// httpapi.IdleRelease): an idle server holds no more than it needs, and the
+// runs polled next are read from the store once each.
+func (s *Store) releaseCaches() {
+	s.docs.forget(allRuns)
+	s.owners.clear()
+}
+
 // cachedRun returns run id as GET /runs/{id} answers it, from memory when the
 // cache holds it.
 func (s *Store) cachedRun(ctx context.Context, id string, hydrate bool) (*runDoc, error) {

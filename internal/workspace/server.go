@@ -108,7 +108,7 @@ func newServer(ctx context.Context, cfg Config, db *sqldb.DB, log *slog.Logger) 
 	if s.workloads, err = newWorkloads(s); err != nil {
 		return nil, err
 	}
-	s.idle = httpapi.NewIdleRelease(db.ReleaseIdle)
+	s.idle = httpapi.NewIdleRelease(db.ReleaseIdle, s.store.releaseCaches)
 	s.handler = s.middleware(s.routes())
 	return s, nil
 }
