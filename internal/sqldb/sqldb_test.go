@@ -383,9 +383,10 @@ func TestMigratedTablesHoldAnyName(t *testing.T) {
 // by foreign keys.
 var legacyMigrations = []sqldb.Migration{{Version: 1, Name: "legacy", SQL: `
 CREATE TABLE parents (id VARCHAR(36) PRIMARY KEY, name VARCHAR(255) NOT NULL) DEFAULT CHARSET=latin1;
-CREATE TABLE children (id VARCHAR(36) PRIMARY KEY, parent_id VARCHAR(36) NOT NULL, other_id VARCHAR(36),
+CREATE TABLE children (id VARCHAR(36) PRIMARY KEY, parent_id VARCHAR(36) NOT NULL, other_id VARCHAR(36), kept_id VARCHAR(36),
   CONSTRAINT children_parent FOREIGN KEY (parent_id) REFERENCES parents (id) ON DELETE CASCADE,
-  CONSTRAINT children_other FOREIGN KEY (other_id) REFERENCES parents (id) ON DELETE SET NULL) DEFAULT CHARSET=latin1`}}
+  CONSTRAINT children_other FOREIGN KEY (other_id) REFERENCES parents (id) ON DELETE SET NULL,
+  CONSTRAINT children_kept FOREIGN KEY (kept_id) REFERENCES parents (id)) DEFAULT CHARSET=latin1`}}
 
 // On MySQL, tables of another character set are converted in place when
 // the store starts, their rows and foreign keys kept; a conversion cut
@@ -421,9 +422,11 @@ func testConvertedInPlace(t *testing.T, cutShort bool) {
 			for _, stmt := range []string{
 				"CREATE TABLE legacy_schema_fks (name VARCHAR(64) PRIMARY KEY, tbl VARCHAR(64) NOT NULL, add_stmt TEXT NOT NULL)",
 				"INSERT INTO legacy_schema_fks VALUES ('children_parent', 'children', 'ALTER TABLE children ADD CONSTRAINT children_parent " +
-					"FOREIGN KEY (parent_id) REFERENCES parents (id) ON DELETE CASCADE ON UPDATE RESTRICT'), " +
+					"FOREIGN KEY (parent_id) REFERENCES parents (id) ON DELETE CASCADE'), " +
 					"('children_other', 'children', 'ALTER TABLE children ADD CONSTRAINT children_other " +
-					"FOREIGN KEY (other_id) REFERENCES parents (id) ON DELETE SET NULL ON UPDATE RESTRICT')",
+					"FOREIGN KEY (other_id) REFERENCES parents (id) ON DELETE SET NULL'), " +
+					"('children_kept', 'children', 'ALTER TABLE children ADD CONSTRAINT children_kept " +
+					"FOREIGN KEY (kept_id) REFERENCES parents (id)')",
 				"ALTER TABLE children DROP FOREIGN KEY children_parent",
 			} {
 				if _, err := db.Exec(ctx, stmt); err != nil {
@@ -455,20 +458,21 @@ func testConvertedInPlace(t *testing.T, cutShort bool) {
 		if want := []string{"children utf8mb4_bin", "legacy_schema utf8mb4_bin", "parents utf8mb4_bin"}; !slices.Equal(tables, want) {
 			t.Fatalf("tables %q, want %q (the saved foreign keys' table dropped)", tables, want)
 		}
-		rows, err = db.Query(ctx, "SELECT CONSTRAINT_NAME, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() ORDER BY CONSTRAINT_NAME")
+		rows, err = db.Query(ctx, "SELECT CONSTRAINT_NAME, DELETE_RULE, UPDATE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() ORDER BY CONSTRAINT_NAME")
 		if err != nil {
 			t.Fatal(err)
 		}
 		var fks []string
 		for rows.Next() {
-			var name, rule string
-			if err := rows.Scan(&name, &rule); err != nil {
+			var name, onDelete, onUpdate string
+			if err := rows.Scan(&name, &onDelete, &onUpdate); err != nil {
 				t.Fatal(err)
 			}
-			fks = append(fks, name+" "+rule)
+			fks = append(fks, name+" "+onDelete+" "+onUpdate)
 		}
 		rows.Close()
-		if want := []string{"children_other SET NULL", "children_parent CASCADE"}; !slices.Equal(fks, want) {
+		// As the legacy tables were made: RESTRICT where no rule was given.
+		if want := []string{"children_kept RESTRICT RESTRICT", "children_other SET NULL RESTRICT", "children_parent CASCADE RESTRICT"}; !slices.Equal(fks, want) {
 			t.Fatalf("foreign keys %q, want %q", fks, want)
 		}
 		var name string
