@@ -215,19 +215,7 @@ func profileServer(debugAddr, file string, limit time.Duration) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, secs))
-		if err != nil {
-			log.Printf("profile: %v", err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(file)
-		if err != nil {
-			log.Printf("profile: %v", err)
-			return
-		}
-		defer f.Close()
-		_, _ = io.Copy(f, resp.Body)
+		download(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, secs), file)
 	}()
 	return func() { <-done }
 }
@@ -236,15 +224,20 @@ func profileServer(debugAddr, file string, limit time.Duration) (stop func()) {
 // allocated) into file: as pprof reads it, or with query "?debug=1" as
 // text that ends with the runtime's memory statistics.
 func saveHeap(debugAddr, query, file string) {
-	resp, err := http.Get("http://" + debugAddr + "/debug/pprof/heap" + query)
+	download("http://"+debugAddr+"/debug/pprof/heap"+query, file)
+}
+
+// download writes what url answers into file, logging a failure.
+func download(url, file string) {
+	resp, err := http.Get(url)
 	if err != nil {
-		log.Printf("heap profile: %v", err)
+		log.Printf("download %s: %v", url, err)
 		return
 	}
 	defer resp.Body.Close()
 	f, err := os.Create(file)
 	if err != nil {
-		log.Printf("heap profile: %v", err)
+		log.Printf("download %s: %v", url, err)
 		return
 	}
 	defer f.Close()
