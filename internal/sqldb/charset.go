@@ -118,7 +118,7 @@ func convertTables(ctx context.Context, conn *sql.Conn, versionTable string, tab
 // database, whose default collation is not that of mysqlTableCharset.
 func tablesNotInCharset(ctx context.Context, conn *sql.Conn, tables []string) ([]string, error) {
 	rows, err := conn.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "+
-		"AND TABLE_COLLATION <> 'utf8mb4_bin' AND TABLE_NAME IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(tables)), ", ")+") ORDER BY TABLE_NAME", anys(tables)...)
+		"AND TABLE_COLLATION <> 'utf8mb4_bin' AND TABLE_NAME IN ("+marks(len(tables))+") ORDER BY TABLE_NAME", anys(tables)...)
 	if err != nil {
 		return nil, fmt.Errorf("read the tables' character sets: %w", err)
 	}
@@ -157,7 +157,7 @@ func savedForeignKeys(ctx context.Context, conn *sql.Conn, saved string) ([]fore
 // saveForeignKeys writes into table saved, and returns, every foreign key
 // of the database that starts or ends at one of the tables.
 func saveForeignKeys(ctx context.Context, conn *sql.Conn, saved string, tables []string) ([]foreignKey, error) {
-	in := strings.TrimSuffix(strings.Repeat("?, ", len(tables)), ", ")
+	in := marks(len(tables))
 	rows, err := conn.QueryContext(ctx, "SELECT k.CONSTRAINT_NAME, k.TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, "+
 		"r.UPDATE_RULE, r.DELETE_RULE FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r "+
 		"ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "+

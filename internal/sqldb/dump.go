@@ -296,11 +296,14 @@ func (b *batchInsert) add(ctx context.Context, row []any) error {
 	return nil
 }
 
+// marks is n placeholders, separated by commas.
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
 func (b *batchInsert) flush(ctx context.Context) error {
 	if b.n == 0 {
 		return nil
 	}
-	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(b.columns)), ", ") + ")"
+	one := "(" + marks(len(b.columns)) + ")"
 	q := "INSERT INTO " + b.table + " (" + strings.Join(b.columns, ", ") + ") VALUES " +
 		strings.TrimSuffix(strings.Repeat(one+", ", b.n), ", ")
 	if _, err := b.tx.Exec(ctx, q, b.args...); err != nil {
