@@ -194,7 +194,7 @@ func (s *Store) runOwner(ctx context.Context, id string) (runID, projectID, user
 		return id, o.projectID, o.userID, nil
 	}
 	var user sql.NullString
-	err = s.db.QueryRow(ctx, "SELECT id, project_id, user_id FROM pipeline_runs WHERE id = ?", id).Scan(&runID, &projectID, &user)
+	err = s.db.QueryRow(keyRead(ctx, s.db.Dialect()), "SELECT id, project_id, user_id FROM pipeline_runs WHERE id = ?", id).Scan(&runID, &projectID, &user)
 	if err != nil {
 		return "", "", "", notFound(err, "pipeline run", id)
 	}
