@@ -115,10 +115,16 @@ func convertTables(ctx context.Context, conn *sql.Conn, versionTable string, tab
 }
 
 // tablesNotInCharset returns those of the tables, in the connection's
-// database, whose default collation is not that of mysqlTableCharset.
+// database, whose default collation or the collation of any of whose
+// columns is not that of mysqlTableCharset. A table can have one without
+// the other: ALTER TABLE … DEFAULT CHARACTER SET changes the default
+// alone, and leaves the columns as they were.
 func tablesNotInCharset(ctx context.Context, conn *sql.Conn, tables []string) ([]string, error) {
+	in := " AND TABLE_NAME IN (" + marks(len(tables)) + ")"
 	rows, err := conn.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "+
-		"AND TABLE_COLLATION <> 'utf8mb4_bin' AND TABLE_NAME IN ("+marks(len(tables))+") ORDER BY TABLE_NAME", anys(tables)...)
+		"AND TABLE_COLLATION <> 'utf8mb4_bin'"+in+" UNION SELECT TABLE_NAME FROM information_schema.COLUMNS "+
+		"WHERE TABLE_SCHEMA = DATABASE() AND COLLATION_NAME <> 'utf8mb4_bin'"+in+" ORDER BY TABLE_NAME",
+		append(anys(tables), anys(tables)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("read the tables' character sets: %w", err)
 	}

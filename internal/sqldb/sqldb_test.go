@@ -390,13 +390,15 @@ CREATE TABLE children (id VARCHAR(36) PRIMARY KEY, parent_id VARCHAR(36) NOT NUL
 
 // On MySQL, tables of another character set are converted in place when
 // the store starts, their rows and foreign keys kept; a conversion cut
-// short after it dropped a foreign key goes on from where it was.
+// short after it dropped a foreign key goes on from where it was; a table
+// whose default alone was changed by hand has its columns converted.
 func TestMySQLTablesConvertedInPlace(t *testing.T) {
-	t.Run("whole", func(t *testing.T) { testConvertedInPlace(t, false) })
-	t.Run("cut short", func(t *testing.T) { testConvertedInPlace(t, true) })
+	for _, how := range []string{"whole", "cut short", "default alone"} {
+		t.Run(how, func(t *testing.T) { testConvertedInPlace(t, how) })
+	}
 }
 
-func testConvertedInPlace(t *testing.T, cutShort bool) {
+func testConvertedInPlace(t *testing.T, how string) {
 	sqldbtest.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := sqldbtest.MustOpen(t, url)
@@ -417,7 +419,12 @@ func testConvertedInPlace(t *testing.T, cutShort bool) {
 		if _, err := db.Exec(ctx, "INSERT INTO parents (id, name) VALUES ('p3', '😀')"); err == nil {
 			t.Fatal("a latin1 table took an emoji: the test no longer makes a legacy table")
 		}
-		if cutShort {
+		switch how {
+		case "default alone":
+			if _, err := db.Exec(ctx, "ALTER TABLE parents DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+				t.Fatal(err)
+			}
+		case "cut short":
 			// A conversion cut short: both foreign keys saved, one dropped.
 			for _, stmt := range []string{
 				"CREATE TABLE legacy_schema_fks (name VARCHAR(64) PRIMARY KEY, tbl VARCHAR(64) NOT NULL, add_stmt TEXT NOT NULL)",
@@ -457,6 +464,10 @@ func testConvertedInPlace(t *testing.T, cutShort bool) {
 		rows.Close()
 		if want := []string{"children utf8mb4_bin", "legacy_schema utf8mb4_bin", "parents utf8mb4_bin"}; !slices.Equal(tables, want) {
 			t.Fatalf("tables %q, want %q (the saved foreign keys' table dropped)", tables, want)
+		}
+		var odd int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLLATION_NAME <> 'utf8mb4_bin'").Scan(&odd); err != nil || odd != 0 {
+			t.Fatalf("%d columns in another collation, %v", odd, err)
 		}
 		rows, err = db.Query(ctx, "SELECT CONSTRAINT_NAME, DELETE_RULE, UPDATE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() ORDER BY CONSTRAINT_NAME")
 		if err != nil {
