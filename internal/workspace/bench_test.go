@@ -2,8 +2,11 @@ package workspace
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/sqldb"
 	"github.com/enclave-mlops/enclave/internal/sqldb/sqldbtest"
 )
 
@@ -152,4 +156,58 @@ func BenchmarkCreateStepParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkReadRunFromStore reads runs from a store bench/workspace
+// filled, named by ENCLAVE_BENCH_STORE (its -reuse folder, SQLite), each
+// as a GET that misses the cache of run documents does (the cache answers
+// only while the change feed is watched, which this store's is not): the
+// runs of the bench's sample in the order its spread GET asks for them,
+// one at a time and 8 at once. Without the variable it is skipped: a store
+// of a million runs takes minutes to fill.
+func BenchmarkReadRunFromStore(b *testing.B) {
+	dir := os.Getenv("ENCLAVE_BENCH_STORE")
+	if dir == "" {
+		b.Skip("ENCLAVE_BENCH_STORE names no store filled by bench/workspace")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "fixture.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var fx struct{ RunIDs []string }
+	if err := json.Unmarshal(raw, &fx); err != nil || len(fx.RunIDs) == 0 {
+		b.Fatalf("fixture.json: %v, %d runs", err, len(fx.RunIDs))
+	}
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "sqlite:///"+filepath.Join(dir, "ws.db"), sqldb.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s := NewStore(db, nil)
+	var n atomic.Int64
+	read := func() {
+		i := int(n.Add(1))
+		// A request's context, which can be cancelled.
+		c, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if _, err := s.cachedRun(c, fx.RunIDs[(i*7919)%len(fx.RunIDs)], true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("one at a time", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			read()
+		}
+	})
+	b.Run("8 at once", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				read()
+			}
+		})
+	})
 }
