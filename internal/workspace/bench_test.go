@@ -186,19 +186,20 @@ func BenchmarkReadRunFromStore(b *testing.B) {
 	defer db.Close()
 	s := NewStore(db, nil)
 	var n atomic.Int64
-	read := func() {
+	read := func() error {
 		i := int(n.Add(1))
 		// A request's context, which can be cancelled.
 		c, cancel := context.WithCancel(ctx)
 		defer cancel()
-		if _, err := s.cachedRun(c, fx.RunIDs[(i*7919)%len(fx.RunIDs)], true); err != nil {
-			b.Fatal(err)
-		}
+		_, err := s.cachedRun(c, fx.RunIDs[(i*7919)%len(fx.RunIDs)], true)
+		return err
 	}
 	b.Run("one at a time", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			read()
+			if err := read(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("8 at once", func(b *testing.B) {
@@ -206,7 +207,10 @@ func BenchmarkReadRunFromStore(b *testing.B) {
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				read()
+				if err := read(); err != nil {
+					b.Error(err)
+					return
+				}
 			}
 		})
 	})
