@@ -137,7 +137,7 @@ func run(o options) {
 	}
 	// Warm both up, so that neither pays for first connections and caches.
 	drive("warm", hc, "", o.conc, 2000, 2*time.Second, sc.getOne(bare.url()))
-	drive("warm", hc, tok.AccessToken, o.conc, 2000, 2*time.Second, sc.getRun)
+	warmGets := drive("warm", hc, tok.AccessToken, o.conc, 2000, 2*time.Second, sc.getRun)
 	rows = append(rows, drive("bare net/http: GET run", hc, "", o.conc, o.reqs, o.limit, sc.getOne(bare.url())))
 	peak := watchRSS(srv.pid())
 	rows = append(rows, drive("enclave: GET run (API key session)", hc, tok.AccessToken, o.conc, o.reqs, o.limit, sc.getRun))
@@ -166,7 +166,25 @@ func run(o options) {
 	bare.stop()
 	srv.stop()
 	forgetWrites(ctx, storeURL, fx, live)
-	report(o, rows, restStart, restEnd, loadPeak, restParts)
+	// What the spread GET asked for: its runs, and how many of its
+	// requests were the first for their run since the server started (the
+	// warm-up asked for the first runs of the same sequence).
+	asked, runs := map[string]bool{}, map[string]bool{}
+	for i := range warmGets.n {
+		_, u, _ := sc.getRun(i)
+		asked[u] = true
+	}
+	spread := spreadGets{requests: rows[1].n}
+	for i := range rows[1].n {
+		_, u, _ := sc.getRun(i)
+		runs[u] = true
+		if !asked[u] {
+			asked[u] = true
+			spread.first++
+		}
+	}
+	spread.runs = len(runs)
+	report(o, rows, restStart, restEnd, loadPeak, restParts, spread)
 }
 
 // forgetWrites deletes what the step scenarios wrote, the steps of the runs
@@ -278,7 +296,12 @@ func fetch(hc *http.Client, token, url string) []byte {
 	return b
 }
 
-func report(o options, rows []result, restStart, restEnd, loadPeak int64, restParts string) {
+// spreadGets is what the spread GET asked for: requests for runs, of
+// which first were the first for their run since the server started.
+type spreadGets struct{ requests, runs, first int }
+
+// report prints the results.
+func report(o options, rows []result, restStart, restEnd, loadPeak int64, restParts string, spread spreadGets) {
 	fmt.Printf("\n%s, %d runs (%d with %d steps), server on core %s with %s store connections; GET and step creation %d at once, lists %d at once.\n\n",
 		o.db, o.runs, o.runs/10, o.steps, o.serverCPU, o.pool, o.conc, o.listConc)
 	fmt.Println("| scenario | requests | errors | req/s | p50 ms | p99 ms | first time, max ms | steal % |")
@@ -295,6 +318,10 @@ func report(o options, rows []result, restStart, restEnd, loadPeak int64, restPa
 	}
 	fmt.Printf("\nGET run, enclave ÷ bare net/http: %.2f spread over the sample, %.2f over %d watched runs\n",
 		rows[1].rps()/rows[0].rps(), rows[2].rps()/rows[0].rps(), watched)
+	if spread.requests > 0 {
+		fmt.Printf("(the spread GET asked for %d runs in %d requests; %d of them, %.0f %%, were the first for their run since the server started)\n",
+			spread.runs, spread.requests, spread.first, 100*float64(spread.first)/float64(spread.requests))
+	}
 	fmt.Printf("resident memory: %s at rest after start, %s peak under load, %s at rest after load (%s)\n",
 		mib(restStart), mib(loadPeak), mib(restEnd), restParts)
 }
