@@ -169,9 +169,12 @@ func (s *Spec) validate() error {
 	for _, st := range s.Steps {
 		for in, ref := range st.Inputs {
 			from, out, ok := strings.Cut(ref, ".")
-			src := steps[from]
-			if !ok || src == nil {
+			if !ok {
 				return fmt.Errorf("step %s: input %s = %q must name another step's output as step.output", st.Name, in, ref)
+			}
+			src := steps[from]
+			if src == nil {
+				return fmt.Errorf("step %s: input %s = %q names unknown step %q", st.Name, in, ref, from)
 			}
 			found := false
 			for _, o := range src.Outputs {
