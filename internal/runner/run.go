@@ -46,6 +46,21 @@ func (r *Runner) printf(format string, args ...any) {
 	}
 }
 
+// runLog adds a line, with the time, to run runID's own log: what
+// `enclave pipeline runs logs RUN_ID` and the dashboard show of the run as
+// a whole (each step's output is in the step's log).
+func (r *Runner) runLog(ctx context.Context, runID, line string) error {
+	return r.WS.AppendRunLogs(ctx, runID, time.Now().UTC().Format(time.RFC3339)+" "+line+"\n")
+}
+
+// stepEvent prints what became of a step, and adds it to the run's log. A
+// line the workspace does not take is not worth failing the run for: the
+// step's own record says the same.
+func (r *Runner) stepEvent(ctx context.Context, runID, step, what string) {
+	r.printf("  %-20s %s\n", step, what)
+	_ = r.runLog(context.WithoutCancel(ctx), runID, "runner: step "+step+" "+what)
+}
+
 // runState is what the steps of a run leave for those after them: the
 // artifact version of each "step.output" and the id of each step.
 type runState struct {
@@ -110,12 +125,17 @@ func (r *Runner) Run(ctx context.Context, spec *Spec) (Result, error) {
 		return Result{}, fmt.Errorf("create run: %w", err)
 	}
 	r.printf("run %s (%s)\n", run.Name, run.ID)
+	if err := r.logStart(ctx, run.ID, spec, len(order)); err != nil {
+		r.finish(run.ID, client.StatusFailed)
+		return Result{RunID: run.ID}, err
+	}
 	res, ended, err := r.runSteps(ctx, order, spec, run.ID, proj.ID)
 	if err != nil {
 		r.finish(run.ID, client.StatusFailed)
 		return res, err
 	}
 	if !ended {
+		r.logEnd(ctx, run.ID, res.Status)
 		if err := r.finish(run.ID, res.Status); err != nil {
 			return res, err
 		}
@@ -153,7 +173,7 @@ func (r *Runner) runSteps(ctx context.Context, order []StepSpec, spec *Spec, run
 			}
 			pending = slices.Delete(pending, i, i+1)
 			if slices.ContainsFunc(ups, func(up string) bool { return !succeeded(res.Steps[up]) }) {
-				r.printf("  %-20s skipped: an upstream step did not complete\n", st.Name)
+				r.stepEvent(ctx, runID, st.Name, "skipped: an upstream step did not complete")
 				res.Steps[st.Name] = "skipped"
 				continue
 			}
@@ -168,6 +188,7 @@ func (r *Runner) runSteps(ctx context.Context, order []StepSpec, spec *Spec, run
 			}
 			if s := run.Body.Status; s == client.StatusStopping || s == client.StatusStopped {
 				r.printf("  the run was asked to stop: %s and the steps after it are not run\n", st.Name)
+				_ = r.runLog(context.WithoutCancel(ctx), runID, "runner: the run was asked to stop: step "+st.Name+" and the steps after it are not run")
 				stop = s
 				break
 			}
@@ -296,7 +317,7 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 		return "", fmt.Errorf("create step %s: %w", st.Name, err)
 	}
 	state.setStep(st.Name, step.ID)
-	r.printf("  %-20s running\n", st.Name)
+	r.stepEvent(ctx, runID, st.Name, "running")
 
 	logs := &logSink{ws: r.WS, stepID: step.ID}
 	retry := Retry{}
@@ -320,7 +341,7 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 		if err := r.stepStatus(ctx, step.ID, client.StatusRetrying); err != nil {
 			return "", err
 		}
-		r.printf("  %-20s retrying: attempt %d failed\n", st.Name, attempt)
+		r.stepEvent(ctx, runID, st.Name, fmt.Sprintf("retrying: attempt %d failed", attempt))
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):
@@ -337,7 +358,7 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 	if _, err := r.WS.UpdateStep(ctx, step.ID, client.StepUpdate{Status: &status, EndTime: &end, Outputs: produced}); err != nil {
 		return "", fmt.Errorf("record step %s: %w", st.Name, err)
 	}
-	r.printf("  %-20s %s\n", st.Name, status)
+	r.stepEvent(ctx, runID, st.Name, status)
 	if status != client.StatusCompleted {
 		r.printf("%s", indent(logs.tail.String()))
 	}
@@ -476,7 +497,7 @@ func (r *Runner) reuse(ctx context.Context, st StepSpec, req client.StepRequest,
 	if err := r.WS.AppendStepLogs(ctx, step.ID, "cached: the outputs of step "+from+", which ran with the same command, environment and inputs\n"); err != nil {
 		return "", false, fmt.Errorf("record logs of %s: %w", st.Name, err)
 	}
-	r.printf("  %-20s cached\n", st.Name)
+	r.stepEvent(ctx, req.PipelineRunID, st.Name, "cached")
 	return client.StatusCached, true, nil
 }
 
@@ -594,4 +615,19 @@ func (l *logSink) flush(ctx context.Context) error {
 	err := l.ws.AppendStepLogs(ctx, l.stepID, l.buf.String())
 	l.buf.Reset()
 	return err
+}
+
+// logStart adds the run's first line to its log. It is the runner's first
+// write to the run, so a runner that may not write to it stops here,
+// before any step has run.
+func (r *Runner) logStart(ctx context.Context, runID string, spec *Spec, steps int) error {
+	if err := r.runLog(ctx, runID, fmt.Sprintf("runner started: %d steps of pipeline %s", steps, spec.Name)); err != nil {
+		return fmt.Errorf("record the run's log: %w", err)
+	}
+	return nil
+}
+
+// logEnd adds the run's last line to its log, before the run is ended.
+func (r *Runner) logEnd(ctx context.Context, runID, status string) {
+	_ = r.runLog(context.WithoutCancel(ctx), runID, "runner finished: "+status)
 }

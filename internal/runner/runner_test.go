@@ -154,6 +154,33 @@ func TestRunRecordsStepsLogsAndLineage(t *testing.T) {
 	if !strings.Contains(logs, "weights") || !strings.Contains(logs, "accuracy 0.9") {
 		t.Fatalf("evaluate logs %q", logs)
 	}
+	// The run's own log tells how it went, step by step, each line timed.
+	logs, err = ws.RunLogs(ctx, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRunLog(t, logs, "runner started: 3 steps of pipeline demo",
+		"runner: step load running", "runner: step load completed",
+		"runner: step train running", "runner: step train completed",
+		"runner: step evaluate running", "runner: step evaluate completed",
+		"runner finished: completed")
+}
+
+// wantRunLog fails unless the run log's lines are want, in that order,
+// each after a time.
+func wantRunLog(t *testing.T, log string, want ...string) {
+	t.Helper()
+	var got []string
+	for _, line := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+		at, text, _ := strings.Cut(line, " ")
+		if _, err := time.Parse(time.RFC3339, at); err != nil {
+			t.Fatalf("run log line %q does not start with a time: %v", line, err)
+		}
+		got = append(got, text)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("run log:\n%s\nwant the lines %q", log, want)
+	}
 }
 
 func TestFailedStepStopsItsDownstream(t *testing.T) {
@@ -182,6 +209,15 @@ steps:
 	if run.Body.Status != client.StatusFailed {
 		t.Fatalf("recorded run status %s", run.Body.Status)
 	}
+	logs, err := ws.RunLogs(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRunLog(t, logs, "runner started: 3 steps of pipeline broken",
+		"runner: step a running", "runner: step a failed",
+		"runner: step b skipped: an upstream step did not complete",
+		"runner: step c running", "runner: step c completed",
+		"runner finished: failed")
 }
 
 func TestMissingOutputFailsTheStep(t *testing.T) {
@@ -320,6 +356,9 @@ steps:
 	}
 	if logs, _ := ws.StepLogs(ctx, s2["load"].ID); !strings.Contains(logs, "cached: the outputs of step "+s1["load"].ID) {
 		t.Fatalf("the cached step's log: %q", logs)
+	}
+	if logs, _ := ws.RunLogs(ctx, second.RunID); !strings.Contains(logs, " runner: step load cached\n") || !strings.Contains(logs, " runner: step train cached\n") {
+		t.Fatalf("the run's log does not say which steps were cached:\n%s", logs)
 	}
 	av, err := ws.GetArtifactVersion(ctx, s1["load"].Body.Outputs["data"][0], true)
 	if err != nil || av.Metadata.ProducerStepRunID == nil || *av.Metadata.ProducerStepRunID != s1["load"].ID {

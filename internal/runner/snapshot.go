@@ -102,9 +102,9 @@ func (r *Runner) RunInto(ctx context.Context, spec *Spec, runID string) (Result,
 		return Result{}, fmt.Errorf("start run %s: %w", runID, err)
 	}
 	r.printf("run %s (%s)\n", run.Name, run.ID)
-	if err := r.WS.AppendRunLogs(ctx, runID, fmt.Sprintf("runner started: %d steps of pipeline %s\n", len(order), spec.Name)); err != nil {
+	if err := r.logStart(ctx, runID, spec, len(order)); err != nil {
 		r.finish(runID, client.StatusFailed)
-		return Result{RunID: runID}, fmt.Errorf("record the run's log: %w", err)
+		return Result{RunID: runID}, err
 	}
 	res, ended, err := r.runSteps(ctx, order, spec, runID, run.Body.ProjectID)
 	if err != nil {
@@ -117,7 +117,7 @@ func (r *Runner) RunInto(ctx context.Context, spec *Spec, runID string) (Result,
 	}
 	// The run's log is written before its end: the token of a snapshot run
 	// stops working once the run has ended.
-	_ = r.WS.AppendRunLogs(context.WithoutCancel(ctx), runID, fmt.Sprintf("runner finished: %s\n", res.Status))
+	r.logEnd(ctx, runID, res.Status)
 	if err := r.finish(runID, res.Status); err != nil {
 		return res, err
 	}
