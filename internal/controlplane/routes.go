@@ -81,5 +81,5 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/rbac/resource_members", requireWorkspace(s.resourceMembers))
 	mux.Handle("DELETE /api/v1/rbac/resources", requireWorkspace(s.deleteResources))
 
-	mux.HandleFunc("/api/", httpapi.NotFound)
+	mux.HandleFunc("/api/", httpapi.NoRoute(mux))
 }

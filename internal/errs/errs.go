@@ -22,12 +22,14 @@ const (
 	TooLarge                    // body over the limit: 413
 	Unsupported                 // wrong content type: 415
 	Unavailable                 // a dependency is down: 503
+	NotAllowed                  // the path exists, but not with this method: 405
 )
 
 var kindNames = map[Kind]string{
 	Other: "internal", Invalid: "invalid", NotFound: "not found", Conflict: "conflict",
 	Forbidden: "forbidden", Unauthenticated: "unauthenticated", TooMany: "too many requests",
 	TooLarge: "too large", Unsupported: "unsupported media type", Unavailable: "unavailable",
+	NotAllowed: "method not allowed",
 }
 
 func (k Kind) String() string { return kindNames[k] }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/enclave-mlops/enclave/internal/errs"
 )
@@ -32,6 +33,7 @@ var kinds = map[errs.Kind]kindInfo{
 	errs.TooLarge:        {http.StatusRequestEntityTooLarge, "ValidationError"},
 	errs.Unsupported:     {http.StatusUnsupportedMediaType, "ValidationError"},
 	errs.Unavailable:     {http.StatusServiceUnavailable, "ServiceUnavailableError"},
+	errs.NotAllowed:      {http.StatusMethodNotAllowed, "MethodNotAllowedError"},
 	errs.Other:           {http.StatusInternalServerError, "RuntimeError"},
 }
 
@@ -87,7 +89,29 @@ func Handle(h HandlerFunc) http.Handler {
 	})
 }
 
-// NotFound answers every request with a 404 in the error shape.
-func NotFound(w http.ResponseWriter, r *http.Request) {
-	WriteError(w, r, errs.E(errs.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+// NoRoute is the handler of the requests no route of mux takes, in the
+// error shape: 405, with the methods the path does take in Allow, when
+// routes of mux take the path with other methods; else 404. (A catch-all
+// route of a ServeMux takes every request its routes do not, so the mux's
+// own 405 never comes.)
+func NoRoute(mux *http.ServeMux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if m == r.Method {
+				continue
+			}
+			probe := *r
+			probe.Method = m
+			if _, pattern := mux.Handler(&probe); strings.HasPrefix(pattern, m+" ") {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			WriteError(w, r, errs.E(errs.NotAllowed, "%s %s: the path takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
+		WriteError(w, r, errs.E(errs.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+	}
 }

@@ -43,6 +43,44 @@ func TestWriteErrorMapsKinds(t *testing.T) {
 	}
 }
 
+// A path that routes take with other methods answers 405 with those
+// methods in Allow; a path no route takes, 404; both in the error shape.
+func TestNoRoute(t *testing.T) {
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, r *http.Request) {}
+	mux.HandleFunc("GET /api/runs", ok)
+	mux.HandleFunc("POST /api/runs", ok)
+	mux.HandleFunc("GET /api/runs/{id}", ok)
+	mux.HandleFunc("DELETE /api/runs/{id}", ok)
+	mux.HandleFunc("/", NoRoute(mux))
+	cases := []struct {
+		method, path string
+		status       int
+		allow, class string
+	}{
+		{"DELETE", "/api/runs", 405, "GET, POST", "MethodNotAllowedError"},
+		{"PUT", "/api/runs/r1", 405, "GET, DELETE", "MethodNotAllowedError"},
+		{"GET", "/api/nothing", 404, "", "KeyError"},
+		{"POST", "/api/runs/r1/steps", 404, "", "KeyError"},
+		{"GET", "/api/runs", 200, "", ""},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		if rec.Code != c.status || rec.Header().Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d, Allow %q; want %d, %q", c.method, c.path, rec.Code, rec.Header().Get("Allow"), c.status, c.allow)
+			continue
+		}
+		if c.status == 200 {
+			continue
+		}
+		var body ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Detail[0] != c.class {
+			t.Errorf("%s %s: body %q, want the class %s", c.method, c.path, rec.Body.String(), c.class)
+		}
+	}
+}
+
 func decodeWith(ct, body string) error {
 	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 	if ct != "" {

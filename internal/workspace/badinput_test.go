@@ -173,6 +173,9 @@ func TestBadInput(t *testing.T) {
 		check(t, "GET", "/api/v1/runs?status=sleeping", "", "", http.StatusUnprocessableEntity)
 		check(t, "GET", "/api/v1/runs?project=no-such-project", "", "", http.StatusNotFound)
 		check(t, "GET", "/api/v1/no-such-route", "", "", http.StatusNotFound)
+		// A route's path with a method it does not take.
+		check(t, "DELETE", "/api/v1/runs", "", "", http.StatusMethodNotAllowed)
+		check(t, "PATCH", "/api/v1/runs/"+run.ID, "application/json", `{}`, http.StatusMethodNotAllowed)
 		check(t, "GET", "/api/v1/runs/"+run.ID+"?unknown=1", "", "", http.StatusUnprocessableEntity)
 		check(t, "GET", "/api/v1/steps?consumes_artifact_version_id=not-an-id", "", "", http.StatusUnprocessableEntity)
 		check(t, "GET", "/api/v1/artifact_versions?consumed_by_step_id=not-an-id", "", "", http.StatusUnprocessableEntity)

@@ -147,7 +147,7 @@ func (s *Server) routes() http.Handler {
 	authed("DELETE /api/v1/tags/{id}", s.deleteTag)
 	authed("POST /api/v1/run-metadata", s.createRunMetadata)
 
-	mux.HandleFunc("/", httpapi.NotFound)
+	mux.HandleFunc("/", httpapi.NoRoute(mux))
 	return mux
 }
 
