@@ -2,12 +2,14 @@ package sqldb
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -152,7 +154,12 @@ func (db *DB) Restore(ctx context.Context, s Schema, r io.Reader) (int64, error)
 	} else if cur != 0 {
 		return 0, errors.New("the target database is not empty: restore into a new database")
 	}
+	before, err := db.tableNames(ctx)
+	if err != nil {
+		return 0, err
+	}
 	if _, err := db.Migrate(ctx, s.VersionTable, s.Migrations[:h.Version], nil); err != nil {
+		db.dropTablesSince(ctx, s, before)
 		return 0, fmt.Errorf("create the schema: %w", err)
 	}
 	known := map[string]bool{}
@@ -160,7 +167,7 @@ func (db *DB) Restore(ctx context.Context, s Schema, r io.Reader) (int64, error)
 		known[t] = true
 	}
 	var total int64
-	err := db.InTx(ctx, func(tx *Tx) error {
+	err = db.InTx(ctx, func(tx *Tx) error {
 		var ins *batchInsert
 		for {
 			var raw json.RawMessage
@@ -211,17 +218,68 @@ func (db *DB) Restore(ctx context.Context, s Schema, r io.Reader) (int64, error)
 		}
 	})
 	if err != nil {
-		// The database was empty: leave it so, and ready for another try.
-		for i := len(s.Tables) - 1; i >= 0; i-- {
-			_, _ = db.Exec(ctx, "DROP TABLE IF EXISTS "+s.Tables[i])
-		}
-		_, _ = db.Exec(ctx, "DROP TABLE IF EXISTS "+s.VersionTable)
+		db.dropTablesSince(ctx, s, before)
 		return 0, err
 	}
 	if _, err := db.Migrate(ctx, s.VersionTable, s.Migrations, nil); err != nil {
 		return total, fmt.Errorf("migrate the restored store: %w", err)
 	}
 	return total, nil
+}
+
+// dropTablesSince drops the tables a refused restore made: those the
+// database has now and had not before, so that it is as empty as it was
+// and ready for another try. The schema's tables go first, each before
+// those it refers to; then what its migrations made besides (the version
+// table, tables derived from others such as SQLite's full-text index),
+// shortest name first, so that a virtual table goes before the tables
+// that hold its data.
+func (db *DB) dropTablesSince(ctx context.Context, s Schema, before []string) {
+	ctx = context.WithoutCancel(ctx)
+	now, err := db.tableNames(ctx)
+	if err != nil {
+		return
+	}
+	had := map[string]bool{}
+	for _, t := range before {
+		had[strings.ToLower(t)] = true
+	}
+	made := map[string]bool{}
+	for _, t := range now {
+		if !had[strings.ToLower(t)] {
+			made[strings.ToLower(t)] = true
+		}
+	}
+	var order []string
+	for i := len(s.Tables) - 1; i >= 0; i-- {
+		if t := strings.ToLower(s.Tables[i]); made[t] {
+			order = append(order, t)
+			delete(made, t)
+		}
+	}
+	rest := make([]string, 0, len(made))
+	for t := range made {
+		rest = append(rest, t)
+	}
+	slices.SortFunc(rest, func(a, b string) int { return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b)) })
+	for _, t := range append(order, rest...) {
+		_, _ = db.Exec(ctx, "DROP TABLE IF EXISTS "+t)
+	}
+}
+
+// tableNames lists the tables of the database (its current schema on
+// PostgreSQL).
+func (db *DB) tableNames(ctx context.Context) ([]string, error) {
+	q := map[Dialect]string{
+		SQLite:   "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+		Postgres: "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+		MySQL:    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'",
+	}[db.Dialect()]
+	rows, err := db.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list the database's tables: %w", err)
+	}
+	return scanStrings(rows)
 }
 
 // checkColumns refuses column names the target table does not have: a dump

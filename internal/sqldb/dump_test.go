@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,7 +19,8 @@ var dumpSchema = sqldb.Schema{
 	Migrations: []sqldb.Migration{
 		{Version: 1, Name: "tables", SQL: `
 CREATE TABLE parents (id VARCHAR(36) PRIMARY KEY, name VARCHAR(255) NOT NULL, active BOOLEAN NOT NULL, body BLOBTEXT, created BIGINT NOT NULL);
-CREATE TABLE children (id VARCHAR(36) PRIMARY KEY, parent_id VARCHAR(36) NOT NULL REFERENCES parents (id), note VARCHAR(100))`},
+CREATE TABLE children (id VARCHAR(36) PRIMARY KEY, parent_id VARCHAR(36) NOT NULL REFERENCES parents (id), note VARCHAR(100));
+CREATE TABLE parent_names (name VARCHAR(255) PRIMARY KEY)`}, // derived from parents, as an index kept by the store: not dumped
 		{Version: 2, Name: "index", SQL: `CREATE INDEX children_parent ON children (parent_id)`},
 	},
 }
@@ -125,16 +127,33 @@ func TestRestoreRefusesBadDumps(t *testing.T) {
 		"unknown table":   strings.Replace(good, `"table":"children"`, `"table":"dump_schema"`, 1),
 		"wrong arity":     strings.Replace(good, `["p1",`, `["p1","extra",`, 1),
 	}
-	for name, dump := range cases {
-		t.Run(name, func(t *testing.T) {
-			dst := sqldbtest.MustOpen(t, sqldbtest.URL(t, "sqlite"))
-			if _, err := dst.Restore(ctx, dumpSchema, strings.NewReader(dump)); err == nil {
-				t.Fatal("restored a bad dump")
+	refused := func(t *testing.T, url, dump string) {
+		dst := sqldbtest.MustOpen(t, url)
+		if _, err := dst.Exec(ctx, "CREATE TABLE unrelated (id INTEGER PRIMARY KEY)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dst.Restore(ctx, dumpSchema, strings.NewReader(dump)); err == nil {
+			t.Fatal("restored a bad dump")
+		}
+		// Nothing stays behind but what was there, and a good dump
+		// restores afterwards.
+		var left []string
+		for _, tb := range []string{"parents", "children", "parent_names", "dump_schema", "unrelated"} {
+			if _, err := dst.Exec(ctx, "SELECT 1 FROM "+tb+" WHERE 1 = 0"); err == nil {
+				left = append(left, tb)
 			}
-			// Nothing stays behind, and a good dump restores afterwards.
-			if _, err := dst.Restore(ctx, dumpSchema, strings.NewReader(good)); err != nil {
-				t.Fatalf("good dump after a refused one: %v", err)
-			}
-		})
+		}
+		if !slices.Equal(left, []string{"unrelated"}) {
+			t.Fatalf("tables after a refused restore: %q, want only the one there before", left)
+		}
+		if _, err := dst.Restore(ctx, dumpSchema, strings.NewReader(good)); err != nil {
+			t.Fatalf("good dump after a refused one: %v", err)
+		}
 	}
+	for name, dump := range cases {
+		t.Run(name, func(t *testing.T) { refused(t, sqldbtest.URL(t, "sqlite"), dump) })
+	}
+	t.Run("truncated, every database", func(t *testing.T) {
+		sqldbtest.Each(t, func(t *testing.T, url string) { refused(t, url, cases["truncated"]) })
+	})
 }
