@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
@@ -171,15 +172,17 @@ func (r *Runner) runSteps(ctx context.Context, order []StepSpec, spec *Spec, run
 				i++ // waits for a step still running
 				continue
 			}
+			if ctx.Err() != nil {
+				r.printf("  interrupted: %s and the steps after it are not run\n", st.Name)
+				_ = r.runLog(context.WithoutCancel(ctx), runID, "runner: interrupted: step "+st.Name+" and the steps after it are not run")
+				stop = client.StatusStopping
+				break
+			}
 			pending = slices.Delete(pending, i, i+1)
 			if slices.ContainsFunc(ups, func(up string) bool { return !succeeded(res.Steps[up]) }) {
 				r.stepEvent(ctx, runID, st.Name, "skipped: an upstream step did not complete")
 				res.Steps[st.Name] = "skipped"
 				continue
-			}
-			if ctx.Err() != nil {
-				stop = client.StatusStopping
-				break
 			}
 			run, rerr := r.WS.GetRun(ctx, runID, false)
 			if rerr != nil {
@@ -213,6 +216,9 @@ func (r *Runner) runSteps(ctx context.Context, order []StepSpec, spec *Spec, run
 		if !succeeded(d.status) {
 			res.Status = client.StatusFailed
 		}
+	}
+	if ctx.Err() != nil && stop == "" {
+		stop = client.StatusStopping // interrupted while its last steps ran
 	}
 	switch {
 	case err != nil:
@@ -351,11 +357,14 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 			return "", err
 		}
 	}
-	if err := logs.flush(ctx); err != nil {
+	// A step interrupted is still recorded: its end is what the run's
+	// stop is made of.
+	rec := context.WithoutCancel(ctx)
+	if err := logs.flush(rec); err != nil {
 		return "", fmt.Errorf("record logs of %s: %w", st.Name, err)
 	}
 	end := client.NewTime(time.Now())
-	if _, err := r.WS.UpdateStep(ctx, step.ID, client.StepUpdate{Status: &status, EndTime: &end, Outputs: produced}); err != nil {
+	if _, err := r.WS.UpdateStep(rec, step.ID, client.StepUpdate{Status: &status, EndTime: &end, Outputs: produced}); err != nil {
 		return "", fmt.Errorf("record step %s: %w", st.Name, err)
 	}
 	r.stepEvent(ctx, runID, st.Name, status)
@@ -399,7 +408,21 @@ func (r *Runner) attempt(ctx context.Context, st StepSpec, spec *Spec, runID, pr
 	}
 	cmd := exec.CommandContext(ctx, st.Command[0], st.Command[1:]...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, logs, logs
-	if err := cmd.Run(); err != nil {
+	// The command and what it starts are one process group: an interrupted
+	// step ends all of them (SIGTERM, then SIGKILL after a grace period),
+	// not only the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = stepGrace
+	err = cmd.Run()
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what it left running
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(logs, "\nstep interrupted: %v\n", err)
+			return client.StatusStopped, nil, nil
+		}
 		fmt.Fprintf(logs, "\nstep failed: %v\n", err)
 		return client.StatusFailed, nil, nil
 	}
@@ -415,6 +438,10 @@ func (r *Runner) attempt(ctx context.Context, st StepSpec, spec *Spec, runID, pr
 	}
 	return client.StatusCompleted, produced, nil
 }
+
+// stepGrace is how long an interrupted step's commands have to end after
+// SIGTERM.
+const stepGrace = 10 * time.Second
 
 // stepStatus records a step's status while it runs.
 func (r *Runner) stepStatus(ctx context.Context, stepID, status string) error {

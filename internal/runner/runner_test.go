@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -300,6 +301,67 @@ steps:
 // With enable_cache, a step equal to one that completed before (command,
 // environment, inputs) is recorded as cached with that step's outputs, and
 // the steps after it read them; a change runs the step and what follows.
+// A runner interrupted (Ctrl-C, or its server stopping) while a step runs
+// ends the step's command, records the step and the run as stopped, and
+// starts no further step.
+func TestInterruptedRunStops(t *testing.T) {
+	ws := startWorkspace(t)
+	mark := filepath.Join(t.TempDir(), "started")
+	spec, err := Parse([]byte(`name: interrupted
+env: {MARK: "` + mark + `"}
+steps:
+  - {name: a, command: 'echo started; touch "$MARK"; sleep 30'}
+  - {name: b, after: [a], command: 'echo b ran'}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Interrupt once the first step's command runs.
+		for range 2000 {
+			if _, err := os.Stat(mark); err == nil {
+				cancel()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	var out bytes.Buffer
+	start := time.Now()
+	res, err := (&Runner{WS: ws, ArtifactDir: t.TempDir(), Out: &out}).Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if res.Status != client.StatusStopped || res.Steps["a"] != client.StatusStopped || res.Steps["b"] != "" {
+		t.Fatalf("result %+v\n%s", res, out.String())
+	}
+	if time.Since(start) > 25*time.Second {
+		t.Fatal("the step's command was not ended")
+	}
+	bg := context.Background()
+	run, err := ws.GetRun(bg, res.RunID, false)
+	if err != nil || run.Body.Status != client.StatusStopped || run.Body.EndTime == nil {
+		t.Fatalf("recorded run: %+v, %v", run.Body, err)
+	}
+	steps, err := ws.ListRunSteps(bg, res.RunID, nil)
+	if err != nil || len(steps.Items) != 1 || steps.Items[0].Body.Status != client.StatusStopped || steps.Items[0].Body.EndTime == nil {
+		t.Fatalf("recorded steps: %+v, %v", steps.Items, err)
+	}
+	if logs, _ := ws.StepLogs(bg, steps.Items[0].ID); !strings.Contains(logs, "started") || !strings.Contains(logs, "step interrupted") {
+		t.Fatalf("step log: %q", logs)
+	}
+	logs, err := ws.RunLogs(bg, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRunLog(t, logs, "runner started: 2 steps of pipeline interrupted",
+		"runner: step a running", "runner: step a stopped",
+		"runner: interrupted: step b and the steps after it are not run",
+		"runner finished: stopped")
+}
+
 func TestCachedStepsReuseOutputs(t *testing.T) {
 	ws := startWorkspace(t)
 	ctx := context.Background()
