@@ -69,6 +69,10 @@ workspace named "default"; later starts find them again.`,
 	return cmd
 }
 
+// upRunner returns the enclave binary that runs snapshots for the
+// workspace of `enclave up`: this one.
+var upRunner = os.Executable
+
 func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, dataDir, host, cpPort, wsPort string) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
@@ -123,6 +127,10 @@ func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, dataDir, h
 		return err
 	}
 
+	runner, err := upRunner()
+	if err != nil {
+		return fmt.Errorf("find this binary, which runs snapshots again: %w", err)
+	}
 	wcfg, err := workspace.LoadConfig(func(name string) string {
 		return map[string]string{
 			"ZENML_STORE_URL":                       "sqlite:///" + filepath.Join(abs, "workspace.db"),
@@ -141,6 +149,11 @@ func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, dataDir, h
 			"ZENML_STORE_BACKUP_STRATEGY":           "dump-file",
 			"ENCLAVE_LISTEN":                        wsLn.Addr().String(),
 			"ENCLAVE_DATA_DIR":                      filepath.Join(abs, "workspace"),
+			// "Run again" runs a snapshot as a process of this machine,
+			// its artifacts where 'enclave pipeline run' keeps them.
+			"ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE": "local",
+			"ENCLAVE_LOCAL_RUNNER":                                runner,
+			"ENCLAVE_ARTIFACT_STORE":                              filepath.Join(abs, "artifacts"),
 		}[name]
 	})
 	if err != nil {

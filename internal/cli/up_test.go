@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -74,7 +75,23 @@ func startUp(t *testing.T, dir string) (upState, *lockedBuffer, func()) {
 	}
 }
 
+// buildEnclave builds the enclave binary, which runs snapshots for the
+// workspace of `enclave up` (the test binary cannot).
+func buildEnclave(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "enclave")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/enclave")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
+	bin := buildEnclave(t)
+	defer func(prev func() (string, error)) { upRunner = prev }(upRunner)
+	upRunner = func() (string, error) { return bin, nil }
 	dir := filepath.Join(t.TempDir(), "data")
 	st, out, stop := startUp(t, dir)
 	if !strings.Contains(out.String(), "Log in as admin with the password "+st.AdminPassword) {
@@ -140,7 +157,6 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 		{[]string{"pipeline", "runs", "logs", runID[1], "--step", "nope"}, "has no step nope"},
 		{[]string{"pipeline", "runs", "list", "--pipeline", "nope"}, "pipeline nope"},
 		{[]string{"pipeline", "run", pipeline, "--parallel", "0"}, "--parallel must be at least 1"},
-		{[]string{"pipeline", "runs", "again", runID[1]}, "running snapshots is not configured"},
 	} {
 		if out, err := cli(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("%v: %v, want an error with %q\n%s", c.args, err, c.want, out)
@@ -169,6 +185,43 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 	runs, err := ws.ListRuns(ctx, &client.ListOptions{})
 	if err != nil || runs.Total != 1 || runs.Items[0].Body.Status != client.StatusCompleted {
 		t.Fatalf("runs after restart: %+v, %v", runs, err)
+	}
+
+	// "Run again" runs the run's snapshot on this machine, its artifacts
+	// where 'pipeline run' keeps them.
+	againOut, err := cli("pipeline", "runs", "again", runID[1])
+	if err != nil {
+		t.Fatalf("again: %v\n%s", err, againOut)
+	}
+	againID := regexp.MustCompile(`\(([0-9a-f-]{36})\) started from the snapshot`).FindStringSubmatch(againOut)
+	if againID == nil {
+		t.Fatalf("again printed no run id:\n%s", againOut)
+	}
+	for i := 0; ; i++ {
+		r, err := ws.GetRun(ctx, againID[1], false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Body.Status == client.StatusCompleted {
+			break
+		}
+		if i == 600 || !r.Body.InProgress {
+			logs, _ := ws.RunLogs(ctx, againID[1])
+			t.Fatalf("the run again is %s, want completed; its log:\n%s", r.Body.Status, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if logs, _ := ws.RunLogs(ctx, againID[1]); !strings.Contains(logs, "workload manager: started the runner process") ||
+		!strings.Contains(logs, "runner: step say completed") || !strings.Contains(logs, "runner finished: completed") {
+		t.Fatalf("the run again's log:\n%s", logs)
+	}
+	steps, err := ws.ListRunSteps(ctx, againID[1], &client.ListOptions{Hydrate: true})
+	if err != nil || len(steps.Items) != 1 || len(steps.Items[0].Body.Outputs["greeting"]) != 1 {
+		t.Fatalf("steps of the run again: %+v, %v", steps, err)
+	}
+	av, err := ws.GetArtifactVersion(ctx, steps.Items[0].Body.Outputs["greeting"][0], false)
+	if err != nil || !strings.HasPrefix(av.Body.URI, "file://"+filepath.Join(dir, "artifacts")+"/") {
+		t.Fatalf("the run again's output: %+v, %v; want it in %s", av.Body, err, filepath.Join(dir, "artifacts"))
 	}
 
 	// A run in progress stops from the terminal.

@@ -193,11 +193,15 @@ func (s *Server) stopRun(w http.ResponseWriter, r *http.Request, p *principal) e
 	if !stopped {
 		return errs.E(errs.Forbidden, "run %s ended while it was being stopped: there is nothing to stop", run.ID)
 	}
-	if s.workloads != nil {
-		if err := s.workloads.m.DeleteWorkload(r.Context(), run.ID); err != nil {
+	if wl := s.workloads; wl != nil && wl.local != nil {
+		if err := wl.local.kill(run.ID); err != nil {
+			return errs.Wrap(errs.Other, err, "run %s is stopped, but its runner process could not be ended", run.ID)
+		}
+	} else if wl != nil {
+		if err := wl.m.DeleteWorkload(r.Context(), run.ID); err != nil {
 			return errs.Wrap(errs.Unavailable, err, "run %s is stopped, but its runner Job could not be deleted", run.ID)
 		}
-		s.workloads.release(run.ID) // its slot is free once the Job is going
+		wl.release(run.ID) // its slot is free once the Job is going
 	}
 	return ok(w, nil)
 }

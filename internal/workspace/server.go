@@ -200,13 +200,27 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			s.pro.loop(ctx, s.status)
 		}()
 	}
-	if s.workloads != nil {
+	serveCtx := ctx
+	if wl := s.workloads; wl != nil && wl.local != nil {
+		// Local runners are interrupted when ctx ends, and record how
+		// their runs ended through this server: it serves until they have
+		// ended.
+		wl.local.bind(ctx)
+		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		wg.Go(func() {
+			<-ctx.Done()
+			wl.local.wait()
+			stop()
+		})
+		serveCtx = sctx
+	} else if wl != nil {
 		wg.Go(func() { s.watchWorkloads(ctx) })
 	}
 	wg.Go(func() { s.idle.Watch(ctx, idleRelease) })
 	wg.Go(func() { s.store.watchRunChanges(ctx, s.log) })
 	s.log.Info("workspace server listening", "addr", ln.Addr().String(), "pro", s.cfg.ProMode(), "database", s.db.Dialect().String())
-	err := httpapi.Serve(ctx, ln, s.handler, s.log)
+	err := httpapi.Serve(serveCtx, ln, s.handler, s.log)
 	cancel()
 	wg.Wait()
 	return err

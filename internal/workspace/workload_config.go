@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,10 +12,11 @@ import (
 	"github.com/enclave-mlops/enclave/internal/kubejob"
 )
 
-// WorkloadConfig configures the workload manager, which runs snapshots as
-// Kubernetes Jobs (POST /api/v1/pipeline_snapshots/{id}/runs). It is read
-// from the variables the original server's chart values set under
-// zenml.environment.
+// WorkloadConfig configures the workload manager, which runs snapshots
+// (POST /api/v1/pipeline_snapshots/{id}/runs) as Kubernetes Jobs, or, with
+// the source "local", as processes on the server's own machine (what
+// `enclave up` uses). It is read from the variables the original server's
+// chart values set under zenml.environment.
 type WorkloadConfig struct {
 	Source         string // ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE; empty: off
 	Namespace      string // ZENML_KUBERNETES_WORKLOAD_MANAGER_NAMESPACE; empty: the server's own
@@ -28,15 +30,24 @@ type WorkloadConfig struct {
 	MaxConcurrent  int    // ZENML_SERVER_MAX_CONCURRENT_TEMPLATE_RUNS (default 2)
 	ServerURL      string // ENCLAVE_WORKLOAD_SERVER_URL, else ZENML_SERVER_URL: how runners reach the server
 	Kubeconfig     string // KUBECONFIG; empty: the pod's service account
+
+	// With the source "local":
+	LocalRunner   string // ENCLAVE_LOCAL_RUNNER: the enclave binary to run; empty: the server's own
+	ArtifactStore string // ENCLAVE_ARTIFACT_STORE: the runners' artifact store; empty: theirs by default
 }
 
 // Enabled reports whether snapshots can be run.
 func (w *WorkloadConfig) Enabled() bool { return w != nil && w.Source != "" }
 
+// Local reports whether runners are processes on the server's machine.
+func (w *WorkloadConfig) Local() bool { return w != nil && w.Source == workloadSourceLocal }
+
 // The implementation sources the original's chart values name.
 const (
 	workloadSourceKubernetes = "zenml_cloud_plugins.kubernetes_workload_manager.KubernetesWorkloadManager"
 	workloadSourceGCP        = "zenml_cloud_plugins.gcp_kubernetes_workload_manager.GCPKubernetesWorkloadManager"
+	// Enclave's own: runners as processes of the server's machine.
+	workloadSourceLocal = "local"
 )
 
 const wmPrefix = "ZENML_KUBERNETES_WORKLOAD_MANAGER_"
@@ -69,11 +80,13 @@ func (c *Config) loadWorkload(getenv func(string) string) []string {
 	switch w.Source {
 	case "":
 		return problems
+	case workloadSourceLocal:
+		return append(problems, c.loadLocalWorkload(&w, getenv)...)
 	case workloadSourceKubernetes, "kubernetes":
 	case workloadSourceGCP:
 		bad("ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE: the GCP workload manager is not supported (it builds runner images, which needs a builder and a registry): use %s or kubernetes, with the runner image from the bundle", workloadSourceKubernetes)
 	default:
-		bad("ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE %q is not supported: use %s (or kubernetes)", w.Source, workloadSourceKubernetes)
+		bad("ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE %q is not supported: use %s (or kubernetes), or local for processes on this machine", w.Source, workloadSourceKubernetes)
 	}
 	env := func(name string) string { return strings.TrimSpace(getenv(wmPrefix + name)) }
 
@@ -96,14 +109,7 @@ func (c *Config) loadWorkload(getenv func(string) string) []string {
 	} else if strings.ContainsAny(w.RunnerImage, " \t\n") {
 		bad("%sRUNNER_IMAGE %q is not an image reference", wmPrefix, w.RunnerImage)
 	}
-	w.ServerURL = strings.TrimRight(strings.TrimSpace(getenv("ENCLAVE_WORKLOAD_SERVER_URL")), "/")
-	name := "ENCLAVE_WORKLOAD_SERVER_URL"
-	if w.ServerURL == "" {
-		w.ServerURL, name = c.ServerURL, "ZENML_SERVER_URL"
-	}
-	if !isHTTPURL(w.ServerURL) {
-		bad("the workload manager's runners reach the server at ZENML_SERVER_URL (or ENCLAVE_WORKLOAD_SERVER_URL): %s must be an http(s) URL, not %q", name, w.ServerURL)
-	}
+	problems = append(problems, c.loadRunnerURL(&w, getenv)...)
 	w.Kubeconfig = strings.TrimSpace(getenv("KUBECONFIG"))
 
 	if s := env("POD_RESOURCES"); s != "" {
@@ -141,6 +147,36 @@ func (c *Config) loadWorkload(getenv func(string) string) []string {
 	// again: retries buy nothing unless asked for.
 	w.BackoffLimit, _ = int32Var("JOB_BACKOFF_LIMIT")
 	c.Workload = &w
+	return problems
+}
+
+// loadRunnerURL reads where runners reach the server.
+func (c *Config) loadRunnerURL(w *WorkloadConfig, getenv func(string) string) []string {
+	w.ServerURL = strings.TrimRight(strings.TrimSpace(getenv("ENCLAVE_WORKLOAD_SERVER_URL")), "/")
+	name := "ENCLAVE_WORKLOAD_SERVER_URL"
+	if w.ServerURL == "" {
+		w.ServerURL, name = c.ServerURL, "ZENML_SERVER_URL"
+	}
+	if !isHTTPURL(w.ServerURL) {
+		return []string{fmt.Sprintf("the workload manager's runners reach the server at ZENML_SERVER_URL (or ENCLAVE_WORKLOAD_SERVER_URL): %s must be an http(s) URL, not %q", name, w.ServerURL)}
+	}
+	return nil
+}
+
+// loadLocalWorkload reads the settings of runners run as processes of the
+// server's machine: the binary, where they keep artifacts, and how they
+// reach the server. The Kubernetes settings do not apply.
+func (c *Config) loadLocalWorkload(w *WorkloadConfig, getenv func(string) string) []string {
+	problems := c.loadRunnerURL(w, getenv)
+	w.LocalRunner = strings.TrimSpace(getenv("ENCLAVE_LOCAL_RUNNER"))
+	if w.LocalRunner != "" && !filepath.IsAbs(w.LocalRunner) {
+		problems = append(problems, fmt.Sprintf("ENCLAVE_LOCAL_RUNNER must be the absolute path of an enclave binary, not %q", w.LocalRunner))
+	}
+	w.ArtifactStore = strings.TrimSpace(getenv("ENCLAVE_ARTIFACT_STORE"))
+	if w.ArtifactStore != "" && !filepath.IsAbs(w.ArtifactStore) {
+		problems = append(problems, fmt.Sprintf("ENCLAVE_ARTIFACT_STORE must be an absolute path, not %q", w.ArtifactStore))
+	}
+	c.Workload = w
 	return problems
 }
 

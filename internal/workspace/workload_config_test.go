@@ -64,6 +64,25 @@ func TestWorkloadConfigOfTheGuide(t *testing.T) {
 	}
 }
 
+// With the source "local", the Kubernetes settings do not apply (the
+// guide's are ignored), and runners reach the server at its URL.
+func TestWorkloadConfigLocal(t *testing.T) {
+	env := seedWorkloadEnv()
+	env["ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE"] = "local"
+	env["ENCLAVE_IMAGE"] = ""
+	env["ENCLAVE_LOCAL_RUNNER"] = "/usr/local/bin/enclave"
+	env["ENCLAVE_ARTIFACT_STORE"] = "/var/lib/enclave/artifacts"
+	cfg, err := LoadConfig(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := cfg.Workload
+	if !w.Enabled() || !w.Local() || w.LocalRunner != "/usr/local/bin/enclave" || w.ArtifactStore != "/var/lib/enclave/artifacts" ||
+		w.ServerURL != "https://zenml.example.com" || w.MaxConcurrent != 2 || w.Namespace != "" || w.Resources != nil {
+		t.Errorf("workload %+v", w)
+	}
+}
+
 func TestWorkloadConfigProblemsNameTheirVariable(t *testing.T) {
 	for name, tc := range map[string]struct {
 		set  map[string]string
@@ -88,6 +107,11 @@ func TestWorkloadConfigProblemsNameTheirVariable(t *testing.T) {
 		"no image":         {map[string]string{"ENCLAVE_IMAGE": ""}, "RUNNER_IMAGE is required"},
 		"no server URL":    {map[string]string{"ZENML_SERVER_URL": ""}, "ZENML_SERVER_URL must be an http(s) URL"},
 		"bad runner URL":   {map[string]string{"ENCLAVE_WORKLOAD_SERVER_URL": "zenml:8080"}, "ENCLAVE_WORKLOAD_SERVER_URL must be"},
+		"local, relative runner": {map[string]string{"ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE": "local", "ENCLAVE_LOCAL_RUNNER": "bin/enclave"},
+			`ENCLAVE_LOCAL_RUNNER must be the absolute path of an enclave binary, not "bin/enclave"`},
+		"local, relative store": {map[string]string{"ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE": "local", "ENCLAVE_ARTIFACT_STORE": "artifacts"},
+			`ENCLAVE_ARTIFACT_STORE must be an absolute path`},
+		"local, no server URL": {map[string]string{"ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE": "local", "ZENML_SERVER_URL": ""}, "ZENML_SERVER_URL must be an http(s) URL"},
 	} {
 		env := seedWorkloadEnv()
 		for k, v := range tc.set {

@@ -21,9 +21,11 @@ import (
 )
 
 // workloads is the workload manager of a server: it starts snapshot runs as
-// Kubernetes Jobs, counts those in flight, and follows them (workload_watch.go).
+// Kubernetes Jobs, or as local processes (workload_local.go), counts those
+// in flight, and follows them (workload_watch.go).
 type workloads struct {
-	m         *kubejob.Manager
+	m         *kubejob.Manager // nil with local runners
+	local     *localRunners    // nil with Kubernetes Jobs
 	cfg       *WorkloadConfig
 	serverID  string
 	log       *slog.Logger
@@ -50,6 +52,17 @@ func newWorkloads(s *Server) (*workloads, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
+	if cfg.Local() {
+		l, err := newLocalRunners(cfg)
+		if err != nil {
+			return nil, err
+		}
+		w := &workloads{cfg: cfg, serverID: s.serverID, log: s.log, local: l,
+			inFlight: map[string]time.Time{}, handled: map[string]bool{}, runLogger: s.workloadRunLogger}
+		s.log.Warn("workload manager on: snapshots run as processes of this machine, as this server's user; for one person's machine only",
+			"runner", l.binary, "max_concurrent", cfg.MaxConcurrent)
+		return w, nil
+	}
 	kc, err := kubejob.Load(cfg.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("workload manager: %w", err)
@@ -61,12 +74,7 @@ func newWorkloads(s *Server) (*workloads, error) {
 	}
 	backoff := cfg.BackoffLimit
 	w := &workloads{cfg: cfg, serverID: s.serverID, log: s.log, poll: 3 * time.Second,
-		inFlight: map[string]time.Time{}, handled: map[string]bool{}}
-	w.runLogger = func(runID, line string) {
-		if err := s.logs.append(runID, "", time.Now().UTC().Format(time.RFC3339)+" workload manager: "+line+"\n"); err != nil {
-			s.log.Warn("workload manager: write the run's log", "run", runID, "err", err)
-		}
-	}
+		inFlight: map[string]time.Time{}, handled: map[string]bool{}, runLogger: s.workloadRunLogger}
 	w.m = &kubejob.Manager{Client: kubejob.NewClient(kc), Settings: kubejob.Settings{
 		Namespace: cfg.Namespace, ServiceAccount: cfg.ServiceAccount, Resources: cfg.Resources,
 		NodeSelector: cfg.NodeSelector, Tolerations: cfg.Tolerations,
@@ -81,6 +89,13 @@ func newWorkloads(s *Server) (*workloads, error) {
 	}
 	s.log.Info("workload manager on", "namespace", cfg.Namespace, "image", cfg.RunnerImage, "max_concurrent", cfg.MaxConcurrent, "api", kc.Host)
 	return w, nil
+}
+
+// workloadRunLogger adds a line of the workload manager to a run's log.
+func (s *Server) workloadRunLogger(runID, line string) {
+	if err := s.logs.append(runID, "", time.Now().UTC().Format(time.RFC3339)+" workload manager: "+line+"\n"); err != nil {
+		s.log.Warn("workload manager: write the run's log", "run", runID, "err", err)
+	}
 }
 
 // reserve takes a slot for a run about to start, or says the server is full.
@@ -277,6 +292,19 @@ func (s *Server) startRunner(ctx context.Context, p *principal, sn client.Snapsh
 		labelWorkspace:                 labelValue(s.serverID),
 		labelRun:                       run.ID,
 		labelSnapshot:                  sn.ID,
+	}
+	if wl.local != nil {
+		env["ZENML_STORE_API_TOKEN"] = tok
+		delete(env, "HOME") // the server's own, from localEnv
+		err := wl.local.run(run.ID, env, func(failed bool, reason, output string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s.jobEnded(ctx, run.ID, failed, reason, func(context.Context) string { return output })
+		})
+		if err == nil {
+			wl.runLogger(run.ID, "started the runner process")
+		}
+		return err
 	}
 	// No command: the image's entrypoint is enclave (Enclave's own image's
 	// is /enclave), which custom runner images must keep.

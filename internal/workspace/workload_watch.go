@@ -8,7 +8,6 @@ import (
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/errs"
-	"github.com/enclave-mlops/enclave/internal/kubejob"
 )
 
 // The watcher follows the runner Jobs of this workspace. A runner reports
@@ -39,9 +38,13 @@ func (s *Server) watchWorkloads(ctx context.Context) {
 	}
 }
 
-// checkWorkloads looks at every runner Job of the workspace once.
+// checkWorkloads looks at every runner Job of the workspace once. (Local
+// runners are followed by their processes' ends: nothing to look at.)
 func (s *Server) checkWorkloads(ctx context.Context) {
 	w := s.workloads
+	if w.local != nil {
+		return
+	}
 	listed := time.Now()
 	jobs, err := w.m.Client.ListJobs(ctx, w.cfg.Namespace, labelWorkspace+"="+labelValue(s.serverID))
 	if err != nil {
@@ -66,7 +69,7 @@ func (s *Server) checkWorkloads(ctx context.Context) {
 		if !done || w.isHandled(j.Metadata.UID) {
 			continue
 		}
-		if s.jobEnded(ctx, j, runID, failed, reason) {
+		if s.jobEnded(ctx, runID, failed, reason, w.jobLogs(runID)) {
 			w.markHandled(j.Metadata.UID)
 		}
 	}
@@ -75,15 +78,29 @@ func (s *Server) checkWorkloads(ctx context.Context) {
 	// after the list was asked for.
 	for runID, since := range w.inFlightRuns() {
 		if !present[runID] && since.Before(listed) {
-			s.jobEnded(ctx, nil, runID, true, "the Job is gone")
+			s.jobEnded(ctx, runID, true, "the Job is gone", nil)
 		}
 	}
 	w.forgetHandledExcept(uids)
 }
 
+// jobLogs returns what the pods of runID's Job wrote (get_logs), for the
+// run's log when the Job failed.
+func (w *workloads) jobLogs(runID string) func(context.Context) string {
+	return func(ctx context.Context) string {
+		logs, err := w.m.GetLogs(ctx, runID)
+		if err != nil {
+			return ""
+		}
+		return logs
+	}
+}
+
 // jobEnded frees the slot of runID and fails the run if its runner did not
-// end it (or stops it, if it was stopping). It reports whether the Job has been dealt with for good.
-func (s *Server) jobEnded(ctx context.Context, j *kubejob.Job, runID string, failed bool, reason string) bool {
+// end it (or stops it, if it was stopping), adding what logs returns (nil:
+// nothing) to the run's log. It reports whether the runner's end has been
+// dealt with for good.
+func (s *Server) jobEnded(ctx context.Context, runID string, failed bool, reason string, logs func(context.Context) string) bool {
 	w := s.workloads
 	w.release(runID)
 	if !validID(runID) {
@@ -100,20 +117,24 @@ func (s *Server) jobEnded(ctx context.Context, j *kubejob.Job, runID string, fai
 	if !slices.Contains(inProgress, run.Body.Status) {
 		return true // the runner ended the run itself
 	}
-	msg := "the runner Job ended without ending the run"
+	what := "Job"
+	if w.local != nil {
+		what = "process"
+	}
+	msg := "the runner " + what + " ended without ending the run"
 	if failed {
-		msg = "the runner Job failed before the run ended: " + reason
+		msg = "the runner " + what + " failed before the run ended: " + reason
 	}
 	st := client.StatusFailed
 	if run.Body.Status == client.StatusStopping {
-		// Asked to stop, gracefully: however the Job ended, the run stops.
-		st, msg = client.StatusStopped, "the runner Job ended while the run was stopping"
+		// Asked to stop, gracefully: however the runner ended, the run stops.
+		st, msg = client.StatusStopped, "the runner "+what+" ended while the run was stopping"
 	}
 	w.runLogger(runID, msg)
-	if j != nil {
-		// get_logs: what the runner said before it died, if it started.
-		if logs, err := w.m.GetLogs(ctx, runID); err == nil && logs != "" {
-			w.runLogger(runID, "logs of the runner's pods:\n"+logs)
+	if logs != nil {
+		// What the runner said before it died, if it started.
+		if out := logs(ctx); out != "" {
+			w.runLogger(runID, "what the runner wrote:\n"+out)
 		}
 	}
 	if _, err := s.store.UpdateRun(ctx, "", runID, client.RunUpdate{Status: &st}); err != nil {
