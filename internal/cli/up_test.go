@@ -211,7 +211,7 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if logs, _ := ws.RunLogs(ctx, againID[1]); !strings.Contains(logs, "workload manager: started the runner process") ||
+	if logs, _ := ws.RunLogs(ctx, againID[1]); !strings.Contains(logs, "workload manager: starting the runner process") ||
 		!strings.Contains(logs, "runner: step say completed") || !strings.Contains(logs, "runner finished: completed") {
 		t.Fatalf("the run again's log:\n%s", logs)
 	}

@@ -192,7 +192,6 @@ func (s *Server) runSnapshot(w http.ResponseWriter, r *http.Request, p *principa
 		s.abandonRun(run.ID, err)
 		return errs.Wrap(errs.Unavailable, err, "could not start the runner for run %s, which is marked failed: %s", run.ID, kubeMessage(err))
 	}
-	wl.started(run.ID)
 	return respond(w)(s.store.Run(ctx, run.ID, true))
 }
 
@@ -268,7 +267,8 @@ func runName(sn client.Snapshot, now time.Time) string {
 	return name
 }
 
-// startRunner mints the run's token and starts the Job.
+// startRunner mints the run's token and starts the runner, a Job or a
+// process; once it has started, its reservation is the run's slot.
 func (s *Server) startRunner(ctx context.Context, p *principal, sn client.Snapshot, run client.Run) error {
 	tok, err := s.mintRunToken(p.UserID, run.ID)
 	if err != nil {
@@ -296,15 +296,12 @@ func (s *Server) startRunner(ctx context.Context, p *principal, sn client.Snapsh
 	if wl.local != nil {
 		env["ZENML_STORE_API_TOKEN"] = tok
 		delete(env, "HOME") // the server's own, from localEnv
-		err := wl.local.run(run.ID, env, func(failed bool, reason, output string) {
+		wl.runLogger(run.ID, "starting the runner process")
+		return wl.local.run(run.ID, env, func() { wl.started(run.ID) }, func(failed bool, reason, output string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			s.jobEnded(ctx, run.ID, failed, reason, func(context.Context) string { return output })
 		})
-		if err == nil {
-			wl.runLogger(run.ID, "started the runner process")
-		}
-		return err
 	}
 	// No command: the image's entrypoint is enclave (Enclave's own image's
 	// is /enclave), which custom runner images must keep.
@@ -312,6 +309,9 @@ func (s *Server) startRunner(ctx context.Context, p *principal, sn client.Snapsh
 		ID: run.ID, Image: wl.cfg.RunnerImage, Args: []string{"pipeline", "run-snapshot"},
 		Env: env, SecretEnv: map[string]string{"ZENML_STORE_API_TOKEN": tok}, Labels: labels,
 	})
+	if err == nil {
+		wl.started(run.ID)
+	}
 	return err
 }
 

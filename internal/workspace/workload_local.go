@@ -61,9 +61,10 @@ func newLocalRunners(cfg *WorkloadConfig) (*localRunners, error) {
 	return l, nil
 }
 
-// run starts the runner of runID with env (the token among it) and calls
-// ended with how it went once its process has ended.
-func (l *localRunners) run(runID string, env map[string]string, ended func(failed bool, reason, output string)) error {
+// run starts the runner of runID with env (the token among it), calls
+// started once it has, and ended with how it went once its process has
+// ended (never before started has returned).
+func (l *localRunners) run(runID string, env map[string]string, started func(), ended func(failed bool, reason, output string)) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed || l.life.Err() != nil {
@@ -86,6 +87,7 @@ func (l *localRunners) run(runID string, env map[string]string, ended func(faile
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	started()
 	l.procs[runID] = cmd
 	l.wg.Add(1)
 	go func() {

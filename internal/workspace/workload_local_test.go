@@ -63,7 +63,7 @@ exit 3
 	run := must[client.Run](t)(c.RunSnapshot(ctx, sn.ID, client.SnapshotRunRequest{}))
 	waitRun(run.ID, client.StatusFailed)
 	logs := must[string](t)(c.RunLogs(ctx, run.ID))
-	for _, want := range []string{"workload manager: started the runner process",
+	for _, want := range []string{"workload manager: starting the runner process",
 		"workload manager: the runner process failed before the run ended: the runner process exit status 3",
 		"boom: nothing to run"} {
 		if !strings.Contains(logs, want) {
