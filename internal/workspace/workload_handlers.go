@@ -190,7 +190,7 @@ func (s *Server) runSnapshot(w http.ResponseWriter, r *http.Request, p *principa
 	if err := s.startRunner(ctx, p, sn, run); err != nil {
 		wl.unreserve()
 		s.abandonRun(run.ID, err)
-		return errs.Wrap(errs.Unavailable, err, "could not start the runner for run %s, which is marked failed: %s", run.ID, kubeMessage(err))
+		return errs.Wrap(errs.Unavailable, err, "could not start the runner for run %s, which is marked failed: %s", run.ID, wl.startMessage(err))
 	}
 	return respond(w)(s.store.Run(ctx, run.ID, true))
 }
@@ -326,12 +326,16 @@ func (s *Server) abandonRun(runID string, cause error) {
 	}
 }
 
-// kubeMessage is what the apiserver said, for the client: it names the
-// missing permission, namespace or quota an operator must fix.
-func kubeMessage(err error) string {
+// startMessage says, for the client, why a runner did not start: what the
+// apiserver said, which names the missing permission, namespace or quota an
+// operator must fix; or why the local process did not start.
+func (w *workloads) startMessage(err error) string {
 	var ae *kubejob.APIError
-	if errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
 		return ae.Error()
+	case w.local != nil:
+		return err.Error()
 	}
 	return "the Kubernetes API could not be reached"
 }

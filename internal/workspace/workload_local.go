@@ -99,7 +99,7 @@ func (l *localRunners) run(runID string, env map[string]string, started func(), 
 		l.mu.Unlock()
 		reason := ""
 		if err != nil {
-			reason = "the runner process " + err.Error()
+			reason = err.Error() // "exit status 3", "signal: killed"
 		}
 		ended(err != nil, reason, out.String())
 	}()

@@ -64,7 +64,7 @@ exit 3
 	waitRun(run.ID, client.StatusFailed)
 	logs := must[string](t)(c.RunLogs(ctx, run.ID))
 	for _, want := range []string{"workload manager: starting the runner process",
-		"workload manager: the runner process failed before the run ended: the runner process exit status 3",
+		"workload manager: the runner process failed before the run ended: exit status 3",
 		"boom: nothing to run"} {
 		if !strings.Contains(logs, want) {
 			t.Fatalf("run log without %q:\n%s", want, logs)
