@@ -7,6 +7,9 @@
 : "${ENCLAVE_SERVICES_DIR:=$(mktemp -d /tmp/enclave-services.XXXXXX)}"
 : "${ENCLAVE_PG_PORT:=55432}"
 # The database servers run as their own users and must reach their folders.
+# A folder named in ENCLAVE_SERVICES_DIR is made if it is not there (stopping
+# the services removes it).
+mkdir -p "$ENCLAVE_SERVICES_DIR"
 chmod 755 "$ENCLAVE_SERVICES_DIR"
 : "${ENCLAVE_MY_PORT:=53306}"
 

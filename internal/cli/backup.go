@@ -139,20 +139,24 @@ written when the file is truncated, altered or of another store.`,
 			}
 			defer f.Close()
 			br := bufio.NewReader(f)
-			var r io.Reader = br
 			if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 				gz, err := gzip.NewReader(br)
 				if err != nil {
 					return err
 				}
-				r = gz
+				br = bufio.NewReader(gz)
+			}
+			// A file that is no dump of this store is refused before the
+			// database is opened (which creates a SQLite file).
+			if err := sqldb.CheckDumpHeader(br, t.schema()); err != nil {
+				return err
 			}
 			db, err := sqldb.Open(cmd.Context(), url, sqldb.Options{MaxOpen: 2})
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			n, err := db.Restore(cmd.Context(), t.schema(), r)
+			n, err := db.Restore(cmd.Context(), t.schema(), br)
 			if err != nil {
 				return err
 			}

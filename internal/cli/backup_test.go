@@ -67,6 +67,15 @@ func TestBackupMovesAControlPlaneToPostgreSQL(t *testing.T) {
 	if _, err := runCLI(t, "restore", "controlplane", "--database", dstURL, file); err == nil {
 		t.Fatal("restored twice into one database")
 	}
+	// A compressed dump of another store is refused before the database is
+	// touched.
+	never := filepath.Join(t.TempDir(), "never.db")
+	if _, err := runCLI(t, "restore", "workspace", "--database", "sqlite:///"+never, file); err == nil || !strings.Contains(err.Error(), "holds a controlplane store") {
+		t.Fatalf("a control plane backup restored as a workspace: %v", err)
+	}
+	if _, err := os.Stat(never); !os.IsNotExist(err) {
+		t.Fatalf("a refused restore made the database file: %v", err)
+	}
 
 	cp2, err := controlplane.New(ctx, controlplane.Config{DatabaseURL: dstURL, Listen: ":0", AdminUsername: "admin"}, quietLog())
 	if err != nil {
@@ -121,8 +130,14 @@ func TestBackupMovesAWorkspaceToMariaDB(t *testing.T) {
 	if out, err := runCLI(t, "restore", "workspace", "--database", dstURL, file); err != nil {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	if _, err := runCLI(t, "restore", "controlplane", "--database", sqldbtest.URL(t, "sqlite"), file); err == nil {
-		t.Fatal("a workspace backup restored as a control plane")
+	// A dump of another store is refused before the database is touched:
+	// no SQLite file is made.
+	never := filepath.Join(t.TempDir(), "never.db")
+	if _, err := runCLI(t, "restore", "controlplane", "--database", "sqlite:///"+never, file); err == nil || !strings.Contains(err.Error(), "holds a workspace store") {
+		t.Fatalf("a workspace backup restored as a control plane: %v", err)
+	}
+	if _, err := os.Stat(never); !os.IsNotExist(err) {
+		t.Fatalf("a refused restore made the database file: %v", err)
 	}
 	cfg.StoreURL = dstURL
 	srv2, err := workspace.New(ctx, cfg, quietLog())

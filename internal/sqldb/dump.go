@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -34,6 +35,40 @@ type dumpHeader struct {
 	Version int       `json:"version"`
 	Dialect string    `json:"dialect"`
 	Taken   time.Time `json:"taken"`
+}
+
+var notADump = fmt.Errorf("not an Enclave dump (want format %s)", dumpFormat)
+
+// check says whether a dump with header h restores into schema s.
+func (h dumpHeader) check(s Schema) error {
+	switch {
+	case h.Format != dumpFormat:
+		return notADump
+	case h.Schema != s.Name:
+		return fmt.Errorf("the dump holds a %s store, not a %s store", h.Schema, s.Name)
+	case h.Version < 1 || h.Version > len(s.Migrations):
+		return fmt.Errorf("the dump's schema version %d is not one this binary knows (1 to %d)", h.Version, len(s.Migrations))
+	}
+	return nil
+}
+
+// CheckDumpHeader reads the header of the dump br holds without consuming
+// it, and says whether the dump restores into schema s: a restore can
+// refuse a file before it touches (or creates) a database.
+func CheckDumpHeader(br *bufio.Reader, s Schema) error {
+	for n := 512; ; n *= 2 {
+		b, err := br.Peek(n)
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			var h dumpHeader
+			if json.Unmarshal(b[:i], &h) != nil {
+				return notADump
+			}
+			return h.check(s)
+		}
+		if err != nil || n >= 64<<10 {
+			return notADump // no line, or a first line longer than any header
+		}
+	}
 }
 
 type dumpLine struct {
@@ -140,14 +175,11 @@ func (db *DB) Restore(ctx context.Context, s Schema, r io.Reader) (int64, error)
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 256<<10))
 	dec.UseNumber()
 	var h dumpHeader
-	if err := dec.Decode(&h); err != nil || h.Format != dumpFormat {
-		return 0, fmt.Errorf("not an Enclave dump (want format %s)", dumpFormat)
+	if err := dec.Decode(&h); err != nil {
+		return 0, notADump
 	}
-	if h.Schema != s.Name {
-		return 0, fmt.Errorf("the dump holds a %s store, not a %s store", h.Schema, s.Name)
-	}
-	if h.Version < 1 || h.Version > len(s.Migrations) {
-		return 0, fmt.Errorf("the dump's schema version %d is not one this binary knows (1 to %d)", h.Version, len(s.Migrations))
+	if err := h.check(s); err != nil {
+		return 0, err
 	}
 	if cur, err := db.Version(ctx, s.VersionTable); err != nil {
 		return 0, err

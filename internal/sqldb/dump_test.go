@@ -1,6 +1,7 @@
 package sqldb_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -127,6 +128,22 @@ func TestRestoreRefusesBadDumps(t *testing.T) {
 		"unknown table":   strings.Replace(good, `"table":"children"`, `"table":"dump_schema"`, 1),
 		"wrong arity":     strings.Replace(good, `["p1",`, `["p1","extra",`, 1),
 	}
+	// The header alone says whether a file may be restored, without
+	// consuming it.
+	for name, dump := range map[string]string{"not a dump": cases["not a dump"], "other schema": cases["other schema"],
+		"newer version": cases["newer version"], "one long line": strings.Repeat("x", 100<<10), "empty": ""} {
+		if err := sqldb.CheckDumpHeader(bufio.NewReader(strings.NewReader(dump)), dumpSchema); err == nil {
+			t.Errorf("CheckDumpHeader(%s) took it", name)
+		}
+	}
+	br := bufio.NewReader(strings.NewReader(good))
+	if err := sqldb.CheckDumpHeader(br, dumpSchema); err != nil {
+		t.Fatalf("CheckDumpHeader(good): %v", err)
+	}
+	if _, err := sqldbtest.MustOpen(t, sqldbtest.URL(t, "sqlite")).Restore(ctx, dumpSchema, br); err != nil {
+		t.Fatalf("restore after the header was checked: %v", err)
+	}
+
 	refused := func(t *testing.T, url, dump string) {
 		dst := sqldbtest.MustOpen(t, url)
 		if _, err := dst.Exec(ctx, "CREATE TABLE unrelated (id INTEGER PRIMARY KEY)"); err != nil {
