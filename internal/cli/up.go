@@ -45,6 +45,7 @@ type upState struct {
 
 func newUpCmd() *cobra.Command {
 	var dataDir, cpListen, wsListen, host string
+	var localRuns bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole system on this machine: a control plane and one enrolled workspace, on SQLite",
@@ -58,7 +59,10 @@ workspace named "default"; later starts find them again.`,
 				return err
 			}
 			tuneGC()
-			return runUp(cmd.Context(), cmd, log, dataDir, host, cpListen, wsListen)
+			if !cmd.Flags().Changed("local-runs") {
+				localRuns = isLoopback(host)
+			}
+			return runUp(cmd.Context(), cmd, log, upOptions{dataDir: dataDir, host: host, cpPort: cpListen, wsPort: wsListen, localRuns: localRuns})
 		},
 	}
 	f := cmd.Flags()
@@ -66,6 +70,8 @@ workspace named "default"; later starts find them again.`,
 	f.StringVar(&host, "host", "127.0.0.1", "address to listen on; 0.0.0.0 serves other machines too")
 	f.StringVar(&cpListen, "port", "8080", "port of the control plane and dashboard")
 	f.StringVar(&wsListen, "workspace-port", "8081", "port of the workspace server")
+	f.BoolVar(&localRuns, "local-runs", false, "run snapshots again (\"Run again\") as processes of this machine, as this user; "+
+		"on by default only when --host is a loopback address, as no other machine reaches the servers then")
 	return cmd
 }
 
@@ -73,7 +79,20 @@ workspace named "default"; later starts find them again.`,
 // workspace of `enclave up`: this one.
 var upRunner = os.Executable
 
-func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, dataDir, host, cpPort, wsPort string) error {
+// upOptions are the flags of `enclave up`.
+type upOptions struct {
+	dataDir, host, cpPort, wsPort string
+	localRuns                     bool // the workspace runs snapshots as local processes
+}
+
+// isLoopback reports whether host is an address only this machine reaches.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
+func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, o upOptions) error {
+	dataDir, host, cpPort, wsPort := o.dataDir, o.host, o.cpPort, o.wsPort
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
@@ -127,35 +146,36 @@ func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, dataDir, h
 		return err
 	}
 
-	runner, err := upRunner()
-	if err != nil {
-		return fmt.Errorf("find this binary, which runs snapshots again: %w", err)
+	env := map[string]string{
+		"ZENML_STORE_URL":                       "sqlite:///" + filepath.Join(abs, "workspace.db"),
+		"ZENML_SERVER_URL":                      wsURL,
+		"ZENML_SERVER_DEPLOYMENT_TYPE":          "cloud",
+		"ZENML_SERVER_PRO_API_URL":              cpURL + "/api/v1",
+		"ZENML_SERVER_PRO_DASHBOARD_URL":        cpURL,
+		"ZENML_SERVER_PRO_OAUTH2_CLIENT_SECRET": st.Workspace.EnrollmentKey,
+		"ZENML_SERVER_PRO_ORGANIZATION_ID":      st.Organization.ID,
+		"ZENML_SERVER_PRO_ORGANIZATION_NAME":    st.Organization.Name,
+		"ZENML_SERVER_PRO_WORKSPACE_ID":         st.Workspace.ID,
+		"ZENML_SERVER_PRO_WORKSPACE_NAME":       st.Workspace.Name,
+		"ZENML_SERVER_JWT_SECRET_KEY":           st.JWTSecretKey,
+		"ZENML_SECRETS_STORE_TYPE":              "sql",
+		"ZENML_SECRETS_STORE_ENCRYPTION_KEY":    st.EncryptionKey,
+		"ZENML_STORE_BACKUP_STRATEGY":           "dump-file",
+		"ENCLAVE_LISTEN":                        wsLn.Addr().String(),
+		"ENCLAVE_DATA_DIR":                      filepath.Join(abs, "workspace"),
 	}
-	wcfg, err := workspace.LoadConfig(func(name string) string {
-		return map[string]string{
-			"ZENML_STORE_URL":                       "sqlite:///" + filepath.Join(abs, "workspace.db"),
-			"ZENML_SERVER_URL":                      wsURL,
-			"ZENML_SERVER_DEPLOYMENT_TYPE":          "cloud",
-			"ZENML_SERVER_PRO_API_URL":              cpURL + "/api/v1",
-			"ZENML_SERVER_PRO_DASHBOARD_URL":        cpURL,
-			"ZENML_SERVER_PRO_OAUTH2_CLIENT_SECRET": st.Workspace.EnrollmentKey,
-			"ZENML_SERVER_PRO_ORGANIZATION_ID":      st.Organization.ID,
-			"ZENML_SERVER_PRO_ORGANIZATION_NAME":    st.Organization.Name,
-			"ZENML_SERVER_PRO_WORKSPACE_ID":         st.Workspace.ID,
-			"ZENML_SERVER_PRO_WORKSPACE_NAME":       st.Workspace.Name,
-			"ZENML_SERVER_JWT_SECRET_KEY":           st.JWTSecretKey,
-			"ZENML_SECRETS_STORE_TYPE":              "sql",
-			"ZENML_SECRETS_STORE_ENCRYPTION_KEY":    st.EncryptionKey,
-			"ZENML_STORE_BACKUP_STRATEGY":           "dump-file",
-			"ENCLAVE_LISTEN":                        wsLn.Addr().String(),
-			"ENCLAVE_DATA_DIR":                      filepath.Join(abs, "workspace"),
-			// "Run again" runs a snapshot as a process of this machine,
-			// its artifacts where 'enclave pipeline run' keeps them.
-			"ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE": "local",
-			"ENCLAVE_LOCAL_RUNNER":                                runner,
-			"ENCLAVE_ARTIFACT_STORE":                              filepath.Join(abs, "artifacts"),
-		}[name]
-	})
+	if o.localRuns {
+		// "Run again" runs a snapshot as a process of this machine, its
+		// artifacts where 'enclave pipeline run' keeps them.
+		runner, err := upRunner()
+		if err != nil {
+			return fmt.Errorf("find this binary, which runs snapshots again: %w", err)
+		}
+		env["ZENML_SERVER_WORKLOAD_MANAGER_IMPLEMENTATION_SOURCE"] = "local"
+		env["ENCLAVE_LOCAL_RUNNER"] = runner
+		env["ENCLAVE_ARTIFACT_STORE"] = filepath.Join(abs, "artifacts")
+	}
+	wcfg, err := workspace.LoadConfig(func(name string) string { return env[name] })
 	if err != nil {
 		return err
 	}
@@ -176,7 +196,12 @@ func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, dataDir, h
 	} else {
 		fmt.Fprintf(out, "Log in as admin; the password is in %s\n", filepath.Join(abs, "up.json"))
 	}
-	fmt.Fprintf(out, "Run a pipeline from this folder:  enclave pipeline run FILE.yaml\n\nPress Ctrl-C to stop.\n")
+	fmt.Fprintf(out, "Run a pipeline from this folder:  enclave pipeline run FILE.yaml\n")
+	if !o.localRuns {
+		fmt.Fprintf(out, "Running snapshots again is off: other machines reach these servers (--host %s), and\n"+
+			"the snapshots' commands would run here as this user; --local-runs turns it on.\n", host)
+	}
+	fmt.Fprintf(out, "\nPress Ctrl-C to stop.\n")
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -35,12 +35,12 @@ func (l *lockedBuffer) String() string {
 
 // startUp runs `enclave up` on free ports until the test ends, and waits for
 // the workspace to have reported itself to the control plane.
-func startUp(t *testing.T, dir string) (upState, *lockedBuffer, func()) {
+func startUp(t *testing.T, dir string, flags ...string) (upState, *lockedBuffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	root := newRootCmd(strings.NewReader(""), out, out)
-	root.SetArgs([]string{"up", "--data-dir", dir, "--port", "0", "--workspace-port", "0", "--log-level", "warn"})
+	root.SetArgs(append([]string{"up", "--data-dir", dir, "--port", "0", "--workspace-port", "0", "--log-level", "warn"}, flags...))
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 	stop := func() {
@@ -273,5 +273,41 @@ func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("--follow did not end with the run")
+	}
+}
+
+// Running snapshots again as local processes is on when only this machine
+// reaches the servers, and otherwise off unless asked for: the snapshots'
+// commands would run as the user of `enclave up` for whoever reaches them.
+func TestUpLocalRunsFollowTheHost(t *testing.T) {
+	for host, want := range map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true, "127.0.0.2": true,
+		"0.0.0.0": false, "::": false, "192.168.1.20": false, "build-box": false} {
+		if got := isLoopback(host); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	_, out, stop := startUp(t, dir, "--local-runs=false")
+	defer stop()
+	if !strings.Contains(out.String(), "Running snapshots again is off") {
+		t.Fatalf("the banner does not say running again is off:\n%s", out.String())
+	}
+	pipeline := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(pipeline, []byte("name: hello\nsteps:\n  - {name: say, command: 'echo hello'}\n"), 0o600)
+	pout := &lockedBuffer{}
+	root := newRootCmd(strings.NewReader(""), pout, pout)
+	root.SetArgs([]string{"pipeline", "run", pipeline, "--data-dir", dir})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("pipeline run: %v\n%s", err, pout.String())
+	}
+	runID := regexp.MustCompile(`\(([0-9a-f-]{36})\)`).FindStringSubmatch(pout.String())
+	if runID == nil {
+		t.Fatalf("no run id in:\n%s", pout.String())
+	}
+	aout := &lockedBuffer{}
+	root = newRootCmd(strings.NewReader(""), aout, aout)
+	root.SetArgs([]string{"pipeline", "runs", "again", runID[1], "--data-dir", dir})
+	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "running snapshots is not configured") {
+		t.Fatalf("again with local runs off: %v\n%s", err, aout.String())
 	}
 }
