@@ -197,7 +197,10 @@ func runUp(ctx context.Context, cmd *cobra.Command, log *slog.Logger, o upOption
 		fmt.Fprintf(out, "Log in as admin; the password is in %s\n", filepath.Join(abs, "up.json"))
 	}
 	fmt.Fprintf(out, "Run a pipeline from this folder:  enclave pipeline run FILE.yaml\n")
-	if !o.localRuns {
+	switch {
+	case !o.localRuns && isLoopback(host):
+		fmt.Fprintf(out, "Running snapshots again is off (--local-runs=false).\n")
+	case !o.localRuns:
 		fmt.Fprintf(out, "Running snapshots again is off: other machines reach these servers (--host %s), and\n"+
 			"the snapshots' commands would run here as this user; --local-runs turns it on.\n", host)
 	}
