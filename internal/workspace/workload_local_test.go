@@ -122,8 +122,10 @@ exit 3
 	}
 	os.Remove(filepath.Join(dir, "hold"))
 	for i := 0; ; i++ {
-		_, err := c.RunSnapshot(ctx, sn.ID, client.SnapshotRunRequest{})
+		last, err := c.RunSnapshot(ctx, sn.ID, client.SnapshotRunRequest{})
 		if err == nil {
+			// Its runner ends before the test, and the server with it.
+			waitRun(last.ID, client.StatusFailed)
 			break
 		}
 		if i == 500 {
