@@ -27,6 +27,7 @@ var forbidden = map[string][]string{
 	"internal/dashboard":    {"internal/controlplane", "internal/workspace", "internal/sqldb"},
 	"internal/kubejob":      {"internal/controlplane", "internal/workspace", "internal/sqldb"},
 	"client":                {"internal/"},
+	"internal/procgroup":    {"internal/"},
 }
 
 func TestFences(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/procgroup"
 )
 
 // Runner runs pipelines against one workspace.
@@ -325,7 +326,7 @@ func (r *Runner) step(ctx context.Context, st StepSpec, spec *Spec, runID, proje
 	state.setStep(st.Name, step.ID)
 	r.stepEvent(ctx, runID, st.Name, "running")
 
-	logs := &logSink{ws: r.WS, stepID: step.ID}
+	logs := &logSink{ws: r.WS, stepID: step.ID, tail: procgroup.Tail{Max: 2 << 10}}
 	retry := Retry{}
 	if st.Retry != nil {
 		retry = *st.Retry
@@ -411,13 +412,9 @@ func (r *Runner) attempt(ctx context.Context, st StepSpec, spec *Spec, runID, pr
 	// The command and what it starts are one process group: an interrupted
 	// step ends all of them (SIGTERM, then SIGKILL after a grace period),
 	// not only the shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = stepGrace
+	procgroup.Own(cmd, syscall.SIGTERM, stepGrace)
 	err = cmd.Run()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what it left running
-	}
+	_ = procgroup.Signal(cmd, syscall.SIGKILL) // what it left running
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(logs, "\nstep interrupted: %v\n", err)
@@ -593,20 +590,8 @@ type logSink struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
 	err    error
-	tail   tailBuffer // the last lines, to show when the step fails
+	tail   procgroup.Tail // the last 2 KiB, to show when the step fails
 }
-
-// tailBuffer keeps the last 2 KiB written to it.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 2048 {
-		t.b = t.b[len(t.b)-2048:]
-	}
-}
-
-func (t *tailBuffer) String() string { return string(t.b) }
 
 func indent(s string) string {
 	s = strings.TrimRight(s, "\n")

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/enclave-mlops/enclave/internal/procgroup"
 )
 
 // localRunners is the workload manager's launcher with the source "local":
@@ -75,15 +77,13 @@ func (l *localRunners) run(runID string, env map[string]string, started func(), 
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	out := &tailWriter{max: 64 << 10}
+	out := &procgroup.Tail{Max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, which the terminal's Ctrl-C does not reach:
 	// when the server stops, the group is interrupted as a terminal would
 	// interrupt 'enclave pipeline run', so that the runner records its
 	// steps and run as stopped; stopping the run at once kills the group.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return signalGroup(cmd, syscall.SIGINT) }
-	cmd.WaitDelay = 10 * time.Second
+	procgroup.Own(cmd, syscall.SIGINT, 10*time.Second)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (l *localRunners) run(runID string, env map[string]string, started func(), 
 	go func() {
 		defer l.wg.Done()
 		err := cmd.Wait()
-		_ = signalGroup(cmd, syscall.SIGKILL) // what the runner left running
+		_ = procgroup.Signal(cmd, syscall.SIGKILL) // what the runner left running
 		l.mu.Lock()
 		delete(l.procs, runID)
 		l.mu.Unlock()
@@ -101,7 +101,7 @@ func (l *localRunners) run(runID string, env map[string]string, started func(), 
 		if err != nil {
 			reason = err.Error() // "exit status 3", "signal: killed"
 		}
-		ended(err != nil, reason, out.String())
+		ended(err != nil, reason, tailText(out))
 	}()
 	return nil
 }
@@ -115,16 +115,17 @@ func (l *localRunners) kill(runID string) error {
 	if cmd == nil {
 		return nil
 	}
-	return signalGroup(cmd, syscall.SIGKILL)
+	return procgroup.Signal(cmd, syscall.SIGKILL)
 }
 
-// signalGroup sends sig to the process group cmd leads; a group already
-// gone is no error.
-func signalGroup(cmd *exec.Cmd, sig syscall.Signal) error {
-	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
+// tailText is what a runner wrote last, for the run's log: "…" says that
+// more came before.
+func tailText(t *procgroup.Tail) string {
+	s := strings.TrimRight(t.String(), "\n")
+	if t.Cut() && s != "" {
+		s = "…" + s
 	}
-	return nil
+	return s
 }
 
 // bind ties the runners to ctx, the server's life: they are interrupted
@@ -141,32 +142,4 @@ func (l *localRunners) wait() {
 	l.closed = true
 	l.mu.Unlock()
 	l.wg.Wait()
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-	cut bool
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b, t.cut = append(t.b[:0], t.b[over:]...), true
-	}
-	return len(p), nil
-}
-
-func (t *tailWriter) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.TrimRight(string(t.b), "\n")
-	if t.cut && s != "" {
-		s = "…" + s
-	}
-	return s
 }
