@@ -1,14 +1,12 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,21 +44,6 @@ func (r *Runner) printf(format string, args ...any) {
 		defer r.outMu.Unlock()
 		fmt.Fprintf(r.Out, format, args...)
 	}
-}
-
-// runLog adds a line, with the time, to run runID's own log: what
-// `enclave pipeline runs logs RUN_ID` and the dashboard show of the run as
-// a whole (each step's output is in the step's log).
-func (r *Runner) runLog(ctx context.Context, runID, line string) error {
-	return r.WS.AppendRunLogs(ctx, runID, time.Now().UTC().Format(time.RFC3339)+" "+line+"\n")
-}
-
-// stepEvent prints what became of a step, and adds it to the run's log. A
-// line the workspace does not take is not worth failing the run for: the
-// step's own record says the same.
-func (r *Runner) stepEvent(ctx context.Context, runID, step, what string) {
-	r.printf("  %-20s %s\n", step, what)
-	_ = r.runLog(context.WithoutCancel(ctx), runID, "runner: step "+step+" "+what)
 }
 
 // runState is what the steps of a run leave for those after them: the
@@ -448,83 +431,6 @@ func (r *Runner) stepStatus(ctx context.Context, stepID, status string) error {
 	return nil
 }
 
-// cacheKey is what makes two steps the same for enable_cache: the command,
-// the environment the pipeline and the step give it, the artifact versions
-// it reads, and the outputs it names.
-func cacheKey(st StepSpec, pipelineEnv map[string]string, inputs map[string][]string) string {
-	h := sha256.New()
-	field := func(parts ...string) {
-		for _, p := range parts {
-			h.Write([]byte(p))
-			h.Write([]byte{0})
-		}
-		h.Write([]byte{1})
-	}
-	field(st.Command...)
-	env := maps.Clone(pipelineEnv)
-	if env == nil {
-		env = map[string]string{}
-	}
-	maps.Copy(env, st.Env)
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		field("env", k, env[k])
-	}
-	for _, k := range slices.Sorted(maps.Keys(inputs)) {
-		field(append([]string{"input", k}, inputs[k]...)...)
-	}
-	field(append([]string{"outputs"}, slices.Sorted(slices.Values(st.Outputs))...)...)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// reuse records the step of req as cached when a step of the project with
-// its cache key completed (or was cached itself) before and all the outputs
-// st names are still in the artifact store; ok says whether it did.
-func (r *Runner) reuse(ctx context.Context, st StepSpec, req client.StepRequest, projectID string, state *runState) (status string, ok bool, err error) {
-	prev, err := r.WS.ListSteps(ctx, &client.ListOptions{Size: 1, SortBy: "desc:created", Hydrate: true,
-		Filters: map[string]string{"cache_key": req.CacheKey, "status": `oneof:["completed","cached"]`, "project_id": projectID}})
-	if err != nil {
-		return "", false, fmt.Errorf("look up step %s in the cache: %w", st.Name, err)
-	}
-	if len(prev.Items) == 0 {
-		return "", false, nil
-	}
-	src := prev.Items[0]
-	outs := map[string][]string{}
-	for _, o := range st.Outputs {
-		ids := src.Body.Outputs[o]
-		if len(ids) != 1 {
-			return "", false, nil
-		}
-		p, err := r.inputPath(ctx, ids[0])
-		if err != nil {
-			return "", false, nil // gone from the workspace, or not local: run the step
-		}
-		if _, err := os.Stat(p); err != nil {
-			return "", false, nil
-		}
-		outs[o] = ids
-	}
-	now := client.NewTime(time.Now())
-	req.Status, req.StartTime, req.EndTime, req.Outputs = client.StatusCached, &now, &now, outs
-	step, err := r.WS.CreateStep(ctx, req)
-	if err != nil {
-		return "", false, fmt.Errorf("create step %s: %w", st.Name, err)
-	}
-	state.setStep(st.Name, step.ID)
-	for o, ids := range outs {
-		state.setOutput(st.Name+"."+o, ids[0])
-	}
-	from := src.ID
-	if src.Metadata != nil {
-		from += " of run " + src.Metadata.PipelineRunID
-	}
-	if err := r.WS.AppendStepLogs(ctx, step.ID, "cached: the outputs of step "+from+", which ran with the same command, environment and inputs\n"); err != nil {
-		return "", false, fmt.Errorf("record logs of %s: %w", st.Name, err)
-	}
-	r.stepEvent(ctx, req.PipelineRunID, st.Name, "cached")
-	return client.StatusCached, true, nil
-}
-
 // storeOutput copies an output file into the artifact store, content
 // addressed, and records it as a new version of the artifact <pipeline>.<step>.<output>.
 func (r *Runner) storeOutput(ctx context.Context, runID, step, name, path, projectID, pipeline string) (string, error) {
@@ -580,66 +486,4 @@ func (r *Runner) inputPath(ctx context.Context, avID string) (string, error) {
 		return "", fmt.Errorf("input artifact %s is at %s, not in a local artifact store", avID, av.Body.URI)
 	}
 	return p, nil
-}
-
-// logSink collects a step's output and sends it to the workspace in chunks,
-// so that a long step's logs appear while it runs.
-type logSink struct {
-	ws     *client.Workspace
-	stepID string
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	err    error
-	tail   procgroup.Tail // the last 2 KiB, to show when the step fails
-}
-
-func indent(s string) string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return ""
-	}
-	return "      | " + strings.ReplaceAll(s, "\n", "\n      | ") + "\n"
-}
-
-const logChunk = 32 << 10
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	l.tail.Write(p)
-	if l.buf.Len() >= logChunk && l.err == nil {
-		l.err = l.ws.AppendStepLogs(context.Background(), l.stepID, l.buf.String())
-		l.buf.Reset()
-	}
-	return len(p), nil
-}
-
-func (l *logSink) flush(ctx context.Context) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err != nil {
-		return l.err
-	}
-	if l.buf.Len() == 0 {
-		return nil
-	}
-	err := l.ws.AppendStepLogs(ctx, l.stepID, l.buf.String())
-	l.buf.Reset()
-	return err
-}
-
-// logStart adds the run's first line to its log. It is the runner's first
-// write to the run, so a runner that may not write to it stops here,
-// before any step has run.
-func (r *Runner) logStart(ctx context.Context, runID string, spec *Spec, steps int) error {
-	if err := r.runLog(ctx, runID, fmt.Sprintf("runner started: %d steps of pipeline %s", steps, spec.Name)); err != nil {
-		return fmt.Errorf("record the run's log: %w", err)
-	}
-	return nil
-}
-
-// logEnd adds the run's last line to its log, before the run is ended.
-func (r *Runner) logEnd(ctx context.Context, runID, status string) {
-	_ = r.runLog(context.WithoutCancel(ctx), runID, "runner finished: "+status)
 }
