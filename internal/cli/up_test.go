@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/uptest"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the command and the test at once.
@@ -75,21 +75,10 @@ func startUp(t *testing.T, dir string, flags ...string) (upState, *lockedBuffer,
 	}
 }
 
-// buildEnclave builds the enclave binary, which runs snapshots for the
-// workspace of `enclave up` (the test binary cannot).
-func buildEnclave(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "enclave")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/enclave")
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func TestUpRunsThePipelineAndKeepsData(t *testing.T) {
-	bin := buildEnclave(t)
+	// The real binary runs snapshots for the workspace of `enclave up` (the
+	// test binary cannot).
+	bin := uptest.BuildEnclave(t)
 	defer func(prev func() (string, error)) { upRunner = prev }(upRunner)
 	upRunner = func() (string, error) { return bin, nil }
 	dir := filepath.Join(t.TempDir(), "data")

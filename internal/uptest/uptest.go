@@ -1,6 +1,7 @@
 // Package uptest starts, for tests, the servers that `enclave up` starts: a
 // control plane with its dashboard, and workspace servers enrolled in it, all
-// on SQLite in temporary folders and on loopback ports.
+// on SQLite in temporary folders and on loopback ports; and builds the
+// enclave binary, for tests that run it.
 package uptest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -149,4 +151,16 @@ func WaitReported(t testing.TB, admin *client.ControlPlane, wsID string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// BuildEnclave builds the enclave binary into a folder of t's and returns
+// its path.
+func BuildEnclave(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "enclave")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/enclave-mlops/enclave/cmd/enclave")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

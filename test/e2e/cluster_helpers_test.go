@@ -29,18 +29,6 @@ import (
 
 const enrollAdminPassword = "e2e-admin-password"
 
-// enrollBuildEnclave builds the enclave binary into a folder of t's.
-func enrollBuildEnclave(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "enclave")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/enclave")
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // enrollStartControlPlane runs a real control plane on SQLite over loopback
 // HTTP and returns its URL and an administrator's client.
 func enrollStartControlPlane(t *testing.T) (string, *client.ControlPlane) {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/enclave-mlops/enclave/client"
+	"github.com/enclave-mlops/enclave/internal/uptest"
 	"github.com/enclave-mlops/enclave/internal/version"
 )
 
@@ -230,7 +231,7 @@ func doctorVersionDouble(t *testing.T, ver, workspaceID, cpURL string) string {
 }
 
 func TestDoctorCommand(t *testing.T) {
-	bin := enrollBuildEnclave(t)
+	bin := uptest.BuildEnclave(t)
 
 	t.Run("healthy enclave up", func(t *testing.T) {
 		cpURL, wsURL, password := doctorStartUp(t, bin)

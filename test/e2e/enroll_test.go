@@ -15,6 +15,7 @@ import (
 
 	"github.com/enclave-mlops/enclave/client"
 	"github.com/enclave-mlops/enclave/internal/kubetest"
+	"github.com/enclave-mlops/enclave/internal/uptest"
 )
 
 const enrollWorkspaceChart = "../../charts/workspace"
@@ -103,7 +104,7 @@ func enrollCheckFile(t *testing.T, base, path, name string, org client.Organizat
 }
 
 func TestEnrollCommand(t *testing.T) {
-	bin := enrollBuildEnclave(t)
+	bin := uptest.BuildEnclave(t)
 	base, cp := enrollStartControlPlane(t)
 	ctx := context.Background()
 	org, err := cp.CreateOrganization(ctx, "acme", "")
